@@ -1,0 +1,2 @@
+export * from './track-input.schema';
+export * from './enriched-event.schema';

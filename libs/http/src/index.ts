@@ -1,0 +1,2 @@
+export { ApiError, type ErrorCode, type ErrorBody } from './api-error';
+export { registerErrorHandler, zodDetails } from './error-handler';
