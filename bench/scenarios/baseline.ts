@@ -12,8 +12,18 @@ export const baseline: Scenario = {
     const server = await startProcess('bench/lib/bare-server.ts', { PORT: '0' }, /listening (http:\/\/\S+)/);
     try {
       const url = `${server.match[1]}/api/v1/track`;
-      const body = JSON.stringify({ site_key: 'sk_benchmark00', name: 'pageview', url: 'https://example.com/a' });
-      await runLoad({ url, method: 'POST', body, headers: { 'content-type': 'application/json' }, durationSeconds: 3 });
+      const body = JSON.stringify({
+        site_key: 'sk_benchmark00',
+        name: 'pageview',
+        url: 'https://example.com/a',
+      });
+      await runLoad({
+        url,
+        method: 'POST',
+        body,
+        headers: { 'content-type': 'application/json' },
+        durationSeconds: 3,
+      });
       const r = await runLoad({
         url,
         method: 'POST',

@@ -1,10 +1,11 @@
 import { mkdirSync, rmSync } from 'node:fs';
+import pg from 'pg';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { freePorts } from '../../infra/local/src/engines/ports';
 import { dropDatabase } from '../../infra/local/src/engines/postgres';
 import { REPO_ROOT, startEngines, type Engines } from '../../infra/local/src/stack';
-import { uniqueSuffix, type StackEnv } from './stack';
+import { uniqueSuffix, type StackEnv } from './names';
 
 /**
  * Starts one stack of real engines for the integration run: its own Kafka broker and ClickHouse
@@ -27,7 +28,13 @@ export async function setup(project: TestProject) {
   databaseUrl = pgUrl.toString();
   engines = await startEngines({
     dir,
-    ports: { kafka: kafka!, kafkaController: kafkaController!, clickhouse: clickhouse!, redis: redis!, postgres: postgres! },
+    ports: {
+      kafka: kafka!,
+      kafkaController: kafkaController!,
+      clickhouse: clickhouse!,
+      redis: redis!,
+      postgres: postgres!,
+    },
     databaseUrl,
     redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
     clickhouseUrl: `http://127.0.0.1:${clickhouse}`,
@@ -46,8 +53,34 @@ export async function setup(project: TestProject) {
   project.provide('stack', env);
 }
 
+/** Drops the run's database and every `freshPostgres()` database made from it. */
+async function dropRunDatabases(url: string) {
+  const runDb = new URL(url).pathname.slice(1);
+  const maintenance = new URL(url);
+  maintenance.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: maintenance.toString() });
+  await client.connect();
+  let names: string[];
+  try {
+    const { rows } = await client.query<{ datname: string }>(
+      `SELECT datname FROM pg_database WHERE datname = $1 OR datname LIKE $2`,
+      [runDb, `${runDb}\_%`],
+    );
+    names = rows.map((r) => r.datname);
+  } finally {
+    await client.end();
+  }
+  for (const name of names) {
+    const target = new URL(url);
+    target.pathname = `/${name}`;
+    await dropDatabase(target.toString());
+  }
+}
+
 export async function teardown() {
+  // Before the engines stop: the stack may have started the PostgreSQL server itself.
+  if (databaseUrl)
+    await dropRunDatabases(databaseUrl).catch((err: Error) => console.warn(`[stack] ${err.message}`));
   await engines?.stop();
-  if (databaseUrl) await dropDatabase(databaseUrl).catch(() => {});
   if (dir && !process.env.KEEP_TEST_STACK) rmSync(dir, { recursive: true, force: true });
 }

@@ -1,23 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
 import { createPool, migratePostgres } from '@tidemark/db';
 import { migrateClickHouse, type ClickHouseConfig } from '@tidemark/clickhouse';
 import { createDatabase } from '../../infra/local/src/engines/postgres';
+import { uniqueSuffix, type StackEnv } from './names';
 
-/** Connection settings of the per-run stack that the integration global setup started. */
-export interface StackEnv {
-  KAFKA_BROKERS: string;
-  CLICKHOUSE_URL: string;
-  CLICKHOUSE_DATABASE: string;
-  DATABASE_URL: string;
-  REDIS_URL: string;
-  REDIS_PREFIX: string;
-  KAFKA_TOPIC_EVENTS: string;
-  KAFKA_TOPIC_DLQ: string;
-  RAW_RETENTION_DAYS: string;
-  /** Folder for this run's engine data and logs. */
-  STACK_DIR: string;
-}
+export { uniqueSuffix, type StackEnv };
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -26,9 +13,6 @@ declare module 'vitest' {
 }
 
 export const stackEnv = (): StackEnv => inject('stack');
-
-/** A short unique suffix, so suites in one run never see each other's topics, tables or keys. */
-export const uniqueSuffix = () => randomBytes(4).toString('hex');
 
 /** A freshly migrated ClickHouse database of its own. */
 export async function freshClickHouse(): Promise<ClickHouseConfig> {
@@ -41,7 +25,8 @@ export async function freshClickHouse(): Promise<ClickHouseConfig> {
 /** A freshly migrated PostgreSQL database of its own; returns its URL. */
 export async function freshPostgres(): Promise<string> {
   const base = new URL(stackEnv().DATABASE_URL);
-  base.pathname = `/t_${uniqueSuffix()}`;
+  // Named after the run's database so the global teardown drops it with the rest of the run.
+  base.pathname = `${base.pathname}_${uniqueSuffix()}`;
   const url = base.toString();
   await createDatabase(url);
   const pool = createPool(url, { max: 1 });

@@ -57,9 +57,12 @@ function readState(dir: string): StateFile | undefined {
 }
 
 const servicePort = (config: CliConfig, name: ServiceName) =>
-  ({ api: config.API_PORT, ingest: config.INGEST_PORT, consumer: config.CONSUMER_PORT, worker: config.WORKER_PORT })[
-    name
-  ];
+  ({
+    api: config.API_PORT,
+    ingest: config.INGEST_PORT,
+    consumer: config.CONSUMER_PORT,
+    worker: config.WORKER_PORT,
+  })[name];
 
 async function bringUpEngines(config: CliConfig): Promise<Engines> {
   const dir = stackDir(config);
@@ -99,7 +102,12 @@ function checkNotRunning(dir: string): StateFile | undefined {
 function printUrls(services: { name: string; url: string }[], env: Record<string, string>) {
   log('the stack is ready:');
   for (const s of services) {
-    const what = s.name === 'api' ? ' (stats + admin API, OpenAPI at /docs)' : s.name === 'ingest' ? ' (tracker at /js/script.js)' : '';
+    const what =
+      s.name === 'api'
+        ? ' (stats + admin API, OpenAPI at /docs)'
+        : s.name === 'ingest'
+          ? ' (tracker at /js/script.js)'
+          : '';
     log(`  ${s.name.padEnd(9)} ${s.url}${what}`);
   }
   log(`  kafka     ${env.KAFKA_BROKERS}`);
@@ -113,7 +121,10 @@ async function up(config: CliConfig, attached: boolean) {
   const running = checkNotRunning(dir);
   if (running) {
     log(`already running (state in ${join(dir, 'stack.json')}); \`npm run down\` stops it`);
-    printUrls(running.processes.filter((p) => (SERVICE_NAMES as readonly string[]).includes(p.name)), running.env);
+    printUrls(
+      running.processes.filter((p) => (SERVICE_NAMES as readonly string[]).includes(p.name)),
+      running.env,
+    );
     return;
   }
   const engines = await bringUpEngines(config);
@@ -139,7 +150,9 @@ async function up(config: CliConfig, attached: boolean) {
     // The api first (it owns the metadata), the consumer before ingest so nothing waits in Kafka.
     for (const name of ['api', 'consumer', 'worker', 'ingest'] as const) {
       const launchOpts = { name, port: servicePort(config, name), env };
-      services.push(attached ? await startServiceAttached(launchOpts) : await startServiceDetached(launchOpts, dir));
+      services.push(
+        attached ? await startServiceAttached(launchOpts) : await startServiceDetached(launchOpts, dir),
+      );
       writeState();
     }
   } catch (err) {
@@ -190,15 +203,20 @@ function status(config: CliConfig) {
     log('not running');
     return;
   }
-  for (const p of state.processes) log(`${p.name.padEnd(10)} pid ${p.pid} ${isAlive(p.pid) ? 'running' : 'gone'} ${p.url}`);
+  for (const p of state.processes)
+    log(`${p.name.padEnd(10)} pid ${p.pid} ${isAlive(p.pid) ? 'running' : 'gone'} ${p.url}`);
 }
 
 function runTests(args: string[]): Promise<number> {
   return new Promise((resolveExit) => {
-    const child = spawn(process.execPath, [join(REPO_ROOT, 'node_modules', 'vitest', 'vitest.mjs'), 'run', ...args], {
-      cwd: REPO_ROOT,
-      stdio: 'inherit',
-    });
+    const child = spawn(
+      process.execPath,
+      [join(REPO_ROOT, 'node_modules', 'vitest', 'vitest.mjs'), 'run', ...args],
+      {
+        cwd: REPO_ROOT,
+        stdio: 'inherit',
+      },
+    );
     child.on('exit', (code, signal) => resolveExit(code ?? (signal ? 1 : 0)));
   });
 }

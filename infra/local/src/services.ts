@@ -63,7 +63,11 @@ export async function startServiceAttached(s: ServiceLaunch): Promise<RunningSer
   const pid = child.pid!;
   const stop = () => stopPid(pid, { timeoutMs: 20_000 });
   try {
-    await waitFor(() => ready(url), { timeoutMs: 90_000, what: `${s.name} at ${url}/readyz`, abortIf: () => exit });
+    await waitFor(() => ready(url), {
+      timeoutMs: 90_000,
+      what: `${s.name} at ${url}/readyz`,
+      abortIf: () => exit,
+    });
   } catch (err) {
     await stop();
     throw err;

@@ -58,7 +58,11 @@ export async function startEngines(opts: StackOptions): Promise<Engines> {
   };
   try {
     const [postgres, redis] = await Promise.all([
-      ensurePostgres({ url: opts.databaseUrl, dataDir: join(opts.dir, 'postgres'), port: opts.ports.postgres }),
+      ensurePostgres({
+        url: opts.databaseUrl,
+        dataDir: join(opts.dir, 'postgres'),
+        port: opts.ports.postgres,
+      }),
       ensureRedis({ url: opts.redisUrl, dataDir: join(opts.dir, 'redis'), port: opts.ports.redis }),
     ]);
     started.push(postgres, redis);
@@ -104,7 +108,9 @@ export async function startEngines(opts: StackOptions): Promise<Engines> {
 }
 
 /** Applies PostgreSQL and ClickHouse migrations: the `npm run migrate` command and every start. */
-export async function migrate(env: Record<string, string>): Promise<{ postgres: string[]; clickhouse: string[] }> {
+export async function migrate(
+  env: Record<string, string>,
+): Promise<{ postgres: string[]; clickhouse: string[] }> {
   const pool = createPool(env.DATABASE_URL!, { max: 1, applicationName: 'tidemark-migrate' });
   let postgres: string[];
   try {

@@ -24,14 +24,17 @@ export function parseEnv<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv 
 
 /** "false", "0", "no", "off" and "" are false: `Boolean("false")` being true is a classic footgun. */
 export const envBool = (fallback: boolean) =>
-  z.preprocess((v) => {
-    if (v === undefined) return fallback;
-    if (typeof v === 'boolean') return v;
-    const s = String(v).trim().toLowerCase();
-    if (['1', 'true', 'yes', 'on'].includes(s)) return true;
-    if (['0', 'false', 'no', 'off', ''].includes(s)) return false;
-    return v;
-  }, z.boolean({ error: 'must be true or false' }));
+  z.preprocess(
+    (v) => {
+      if (v === undefined) return fallback;
+      if (typeof v === 'boolean') return v;
+      const s = String(v).trim().toLowerCase();
+      if (['1', 'true', 'yes', 'on'].includes(s)) return true;
+      if (['0', 'false', 'no', 'off', ''].includes(s)) return false;
+      return v;
+    },
+    z.boolean({ error: 'must be true or false' }),
+  );
 
 export const envInt = (fallback: number, opts: { min?: number; max?: number } = {}) =>
   z.coerce

@@ -2,7 +2,9 @@ import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 
-export const POSTGRES_MIGRATIONS_DIR = fileURLToPath(new URL('../../../infra/postgres/migrations', import.meta.url));
+export const POSTGRES_MIGRATIONS_DIR = fileURLToPath(
+  new URL('../../../infra/postgres/migrations', import.meta.url),
+);
 
 // Any constant works; it only has to be the same in every process that migrates.
 const MIGRATION_LOCK_ID = 7_246_001;

@@ -15,7 +15,6 @@ export const TRACK_LIMITS = {
   propValueMaxLength: 512,
 } as const;
 
-// eslint-disable-next-line no-control-regex
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
 const noControl = (s: string) => !CONTROL_CHARS.test(s);
 

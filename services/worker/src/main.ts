@@ -1,11 +1,14 @@
 import Fastify, { type FastifyBaseLogger } from 'fastify';
 import { Redis } from 'ioredis';
+import { clickhouseComponent, createClickHouse } from '@tidemark/clickhouse';
 import { createPool, postgresComponent } from '@tidemark/db';
 import { registerErrorHandler } from '@tidemark/http';
 import { createLogger } from '@tidemark/logging';
 import { createMetricsRegistry, registerOpsRoutes, runService, type Component } from '@tidemark/runtime';
+import { createWebhookHttpClient } from '@tidemark/webhooks';
 import { loadConfig } from './config';
 import { redisEvictionPolicy } from './redis-policy';
+import { startJobWorkers } from './worker';
 
 const config = loadConfig();
 const logger = createLogger({ name: 'worker', level: config.LOG_LEVEL, format: config.LOG_FORMAT });
@@ -15,6 +18,7 @@ await runService({
   logger,
   shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
   start: async ({ isShuttingDown }) => {
+    const components: Component[] = [];
     const registry = createMetricsRegistry('worker');
     // BullMQ workers block on Redis; they need `maxRetriesPerRequest: null`.
     const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
@@ -26,12 +30,27 @@ await runService({
         'Redis maxmemory-policy is not noeviction: queued jobs can be evicted under memory pressure',
       );
     }
-    const pool = createPool(config.DATABASE_URL, { max: 5, applicationName: 'tidemark-worker' });
+    const pool = createPool(config.DATABASE_URL, { max: 10, applicationName: 'tidemark-worker' });
+    const clickhouse = createClickHouse({
+      url: config.CLICKHOUSE_URL,
+      database: config.CLICKHOUSE_DATABASE,
+      username: config.CLICKHOUSE_USER,
+      password: config.CLICKHOUSE_PASSWORD,
+    });
+    const http = createWebhookHttpClient({
+      allowPrivateTargets: config.WEBHOOK_ALLOW_PRIVATE_TARGETS,
+      timeoutMs: config.WEBHOOK_TIMEOUT,
+    });
+    if (config.WEBHOOK_ALLOW_PRIVATE_TARGETS) {
+      logger.warn('WEBHOOK_ALLOW_PRIVATE_TARGETS is on: webhooks may reach private and loopback addresses');
+    }
 
     const app = Fastify({ loggerInstance: logger as FastifyBaseLogger, disableRequestLogging: true });
     registerErrorHandler(app);
-    const components: Component[] = [
-      { name: 'http', onShutdown: () => app.close() },
+    // Registered before the job workers start so a failed start still closes what was opened.
+    components.push({ name: 'http', onShutdown: () => app.close() });
+    const clients: Component[] = [
+      { name: 'webhook-http', onShutdown: () => http.close() },
       {
         name: 'redis',
         healthcheck: async () => {
@@ -41,10 +60,14 @@ await runService({
           await redis.quit();
         },
       },
+      { ...clickhouseComponent(clickhouse), critical: false },
       postgresComponent(pool),
     ];
+    components.push(...(await startJobWorkers({ config, logger, registry, pool, clickhouse, http })), ...clients);
+
     registerOpsRoutes(app, { components: () => components, registry, isShuttingDown });
     await app.listen({ port: config.PORT, host: config.HOST });
+    logger.info({ port: config.PORT }, 'worker started');
     return { components };
   },
 });
