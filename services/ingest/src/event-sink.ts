@@ -1,4 +1,4 @@
-import { CompressionTypes, type Admin, type Kafka, type Producer } from '@tidemark/kafka';
+import { CompressionTypes, Partitioners, type Admin, type Kafka, type Producer } from '@tidemark/kafka';
 import type { Component } from '@tidemark/runtime';
 import { ApiError } from '@tidemark/http';
 import type { Logger } from '@tidemark/logging';
@@ -61,6 +61,9 @@ export class EventSink {
       // Idempotence keeps per-partition order only with one request in flight per broker.
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
+      // murmur2 on the key, as the Java client: a visitor's events land on the same partition
+      // whichever client produced them.
+      createPartitioner: Partitioners.DefaultPartitioner,
     });
     this.admin = opts.kafka.admin();
     this.producer.on(this.producer.events.CONNECT, () => {

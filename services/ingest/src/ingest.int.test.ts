@@ -2,35 +2,20 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPool, type Pool } from '@tidemark/db';
 import { openGeoDatabase, type GeoDatabase } from '@tidemark/enrichment';
 import { enrichedEventV1, type EnrichedEventV1 } from '@tidemark/events';
-import { createKafka, ensureTopics } from '@tidemark/kafka';
-import { createLogger } from '@tidemark/logging';
-import { createMetricsRegistry } from '@tidemark/runtime';
 import { startKafka } from '../../../infra/local/src/engines/kafka';
 import { freePorts } from '../../../infra/local/src/engines/ports';
 import { ensureRedis } from '../../../infra/local/src/engines/redis';
 import { readTopic } from '../../../test/support/kafka-reader';
-import { freshPostgres, stackEnv, uniqueSuffix, waitFor } from '../../../test/support/stack';
-import { buildApp } from './app';
-import { EventSink } from './event-sink';
-import { SiteDirectory } from './site-directory';
-import { VisitorIdentity } from './visitor-identity';
+import { freshPostgres, stackEnv, waitFor } from '../../../test/support/stack';
+import { createSite, startIngestHarness, type IngestHarnessOptions } from './ingest.test-harness';
 
-const logger = createLogger({ name: 'ingest-test', level: 'silent' });
 const CHROME =
   'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36';
 const US_IP = '8.8.8.8';
-
-interface Harness {
-  app: FastifyInstance;
-  topic: string;
-  clock: { now: Date };
-  close: () => Promise<void>;
-}
 
 let pool: Pool;
 let geo: GeoDatabase;
@@ -38,82 +23,8 @@ let siteA: { id: string; key: string };
 let siteB: { id: string; key: string };
 let siteRules: { id: string; key: string };
 
-async function createSite(settings: Partial<Record<string, string[]>> = {}) {
-  const key = `sk_${uniqueSuffix()}${uniqueSuffix()}`;
-  const { rows } = await pool.query<{ id: string }>(
-    `WITH a AS (INSERT INTO accounts (name) VALUES ('test') RETURNING id)
-     INSERT INTO sites (account_id, site_key, domain, name, excluded_ips, excluded_paths, excluded_countries, allowed_hostnames)
-     SELECT a.id, $1, $2, 'Test', $3, $4, $5, $6 FROM a RETURNING id`,
-    [
-      key,
-      `${uniqueSuffix()}.example.com`,
-      settings.excluded_ips ?? [],
-      settings.excluded_paths ?? [],
-      settings.excluded_countries ?? [],
-      settings.allowed_hostnames ?? [],
-    ],
-  );
-  return { id: rows[0]!.id, key };
-}
-
-async function harness(
-  opts: { brokers?: string[]; redisUrl?: string; sessionTimeoutSeconds?: number; ackTimeoutMs?: number } = {},
-): Promise<Harness> {
-  const env = stackEnv();
-  const brokers = opts.brokers ?? env.KAFKA_BROKERS.split(',');
-  const topic = `ingest-test-${uniqueSuffix()}`;
-  const kafka = createKafka({ brokers, clientId: 'ingest-test', logger });
-  await ensureTopics(kafka, [{ topic, numPartitions: 3 }]);
-  const registry = createMetricsRegistry('ingest');
-  const redis = new Redis(opts.redisUrl ?? env.REDIS_URL, {
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
-    commandTimeout: 500,
-  });
-  redis.on('error', () => {});
-  const sink = new EventSink({
-    kafka,
-    topic,
-    logger,
-    registry,
-    maxInflight: 1_000,
-    ackTimeoutMs: opts.ackTimeoutMs ?? 5_000,
-    lingerMs: 2,
-    batchMax: 500,
-    compression: 'gzip',
-  });
-  sink.start();
-  const identity = new VisitorIdentity(
-    redis,
-    `${env.REDIS_PREFIX}-${uniqueSuffix()}`,
-    opts.sessionTimeoutSeconds ?? 1800,
-    logger,
-  );
-  const sites = new SiteDirectory(pool, 30_000, logger);
-  const clock = { now: new Date() };
-  const components = [sink.component(), identity.component()];
-  const app = await buildApp({
-    config: { TRUST_PROXY: '', CORS_ENABLED: true, EXTRA_BOT_PATTERNS: [] },
-    logger,
-    registry,
-    sites,
-    sink,
-    identity,
-    geo,
-    components: () => components,
-    now: () => clock.now,
-  });
-  return {
-    app,
-    topic,
-    clock,
-    close: async () => {
-      await app.close();
-      for (const c of components) await c.onShutdown?.();
-    },
-  };
-}
-
+const harness = (opts: Omit<IngestHarnessOptions, 'pool' | 'geo'> = {}) =>
+  startIngestHarness({ pool, geo, ...opts });
 const track = (
   app: FastifyInstance,
   body: unknown,
@@ -142,9 +53,9 @@ const decode = (value: Buffer | null): EnrichedEventV1 =>
 beforeAll(async () => {
   pool = createPool(await freshPostgres(), { max: 3 });
   geo = await openGeoDatabase();
-  siteA = await createSite();
-  siteB = await createSite();
-  siteRules = await createSite({
+  siteA = await createSite(pool);
+  siteB = await createSite(pool);
+  siteRules = await createSite(pool, {
     excluded_ips: ['203.0.113.0/24', '2001:db8::/32'],
     excluded_paths: ['/admin/**'],
     excluded_countries: ['DE'],

@@ -1,9 +1,8 @@
-import { existsSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, Server } from 'node:http';
 import { trackEventInput } from '@tidemark/events';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium, listen } from '../../../../test/support/browser';
 import { buildTracker } from './build';
 
 /**
@@ -12,7 +11,6 @@ import { buildTracker } from './build';
  * This checks the tracker alone; ingest's own end-to-end test covers the real service. Page
  * scripts are passed as strings because the repository compiles without the DOM library.
  */
-const CHROMIUM = '/usr/bin/chromium';
 const SITE_KEY = 'sk_browsertest01';
 
 interface Beacon {
@@ -20,17 +18,6 @@ interface Beacon {
   contentType: string;
   cookie: string;
   body: Record<string, unknown>;
-}
-
-function listen(
-  handler: (req: IncomingMessage, res: ServerResponse) => void,
-): Promise<{ server: Server; origin: string }> {
-  const server = createServer(handler);
-  return new Promise((resolve) => {
-    server.listen(0, '127.0.0.1', () => {
-      resolve({ server, origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
-    });
-  });
 }
 
 const readBody = async (req: IncomingMessage) => {
@@ -58,7 +45,7 @@ const pageHtml = (collector: string, attributes: string) => `<!doctype html>
   </script>
 </body></html>`;
 
-describe.skipIf(!existsSync(CHROMIUM))('tracker in headless Chromium', () => {
+describe('tracker in headless Chromium', () => {
   let browser: Browser;
   let collector: Server;
   let site: Server;
@@ -99,19 +86,7 @@ describe.skipIf(!existsSync(CHROMIUM))('tracker in headless Chromium', () => {
         .join(' ');
       res.writeHead(200, { 'content-type': 'text/html' }).end(pageHtml(collectorOrigin, attributes));
     }));
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {

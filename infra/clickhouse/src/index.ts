@@ -1,0 +1,1 @@
+export { startClickHouseHost, type ClickHouseHost, type ClickHouseHostOptions } from './host';
