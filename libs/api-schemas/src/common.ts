@@ -1,0 +1,57 @@
+import { PERMISSIONS } from '@tidemark/auth';
+import { z } from 'zod';
+
+/** Wraps a resource or list the way every answer is wrapped: `{data: ...}`. */
+export const dataOf = <T extends z.ZodType>(schema: T) => z.object({ data: schema });
+
+export const errorBody = z
+  .object({
+    error: z.object({
+      code: z.string().meta({ description: 'snake_case error code, see the table in API.md' }),
+      message: z.string(),
+      details: z.record(z.string(), z.array(z.string())).optional(),
+    }),
+  })
+  .meta({ description: 'Every error has this shape' });
+
+export const timestamp = z.iso.datetime().meta({ description: 'ISO 8601 UTC' });
+
+export const uuid = z.uuid({ error: 'must be a UUID' });
+
+/** Free text a person types (names): trimmed, bounded, and no control characters (no header or log injection). */
+export const label = (max = 100) =>
+  z
+    .string()
+    .trim()
+    .min(1, 'must not be empty')
+    .max(max, `must be at most ${max} characters`)
+    .regex(/^[^\p{Cc}]*$/u, 'must not contain control characters');
+
+export const email = z
+  .string()
+  .trim()
+  .max(254, 'must be at most 254 characters')
+  .toLowerCase()
+  .pipe(z.email({ error: 'must be an email address' }));
+
+export const permission = z.enum(PERMISSIONS, { error: `must be one of ${PERMISSIONS.join(', ')}` });
+
+/** An optional expiry in the future; null or absent means "never". */
+export const futureExpiry = z.iso
+  .datetime({ offset: true, error: 'must be an ISO 8601 date-time such as 2027-01-31T00:00:00Z' })
+  .transform((s) => new Date(s))
+  .refine((d) => d.getTime() > Date.now(), 'must be in the future')
+  .nullable()
+  .optional();
+
+/** `{site}` in a path: a site id or its `sk_` key; anything else is simply not found. */
+export const siteParams = z.strictObject({
+  site: z.string().max(100).meta({ description: 'Site id (UUID) or site_key (sk_...)' }),
+});
+
+export const noQuery = z.strictObject({});
+
+/** For actions without input (roll): no body (fastify gives null), or an empty object; any field is unknown (422). */
+export const emptyBody = z.strictObject({}).nullish();
+
+export const deletedBody = z.object({ deleted: z.literal(true) });

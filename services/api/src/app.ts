@@ -1,0 +1,202 @@
+import cors from '@fastify/cors';
+import swagger from '@fastify/swagger';
+import { createDummyHash, createSessionTokens } from '@tidemark/auth';
+import { clickhouseComponent, type ClickHouse } from '@tidemark/clickhouse';
+import { postgresComponent, type Pool } from '@tidemark/db';
+import { ApiError, registerErrorHandler } from '@tidemark/http';
+import type { Logger } from '@tidemark/logging';
+import { registerOpsRoutes } from '@tidemark/runtime';
+import Fastify, { type FastifyBaseLogger, type FastifySchemaValidationError } from 'fastify';
+import {
+  jsonSchemaTransform,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
+import type { Redis } from 'ioredis';
+import { Histogram, type Registry } from 'prom-client';
+import { authPlugin } from './auth/auth.plugin';
+import { createRateLimits } from './auth/rate-limit';
+import { TokenUsageRecorder } from './auth/token-usage';
+import type { ApiConfig } from './config';
+import { redisComponent } from './redis';
+import { accessTokenRoutes } from './routes/access-tokens.routes';
+import { accountRoutes } from './routes/account.routes';
+import { activityRoutes } from './routes/activity.routes';
+import { apiKeyRoutes } from './routes/api-keys.routes';
+import { authRoutes } from './routes/auth.routes';
+import type { RouteContext } from './routes/context';
+import { siteRoutes } from './routes/sites.routes';
+import { teamRoutes } from './routes/team.routes';
+import { createSiteAnalytics } from './sites/analytics';
+import { createSiteRulesPublisher } from './sites/site-rules';
+
+/** What stats routes (and any later site-scoped routes) use to authorize. */
+export { requireSiteAccess, siteAccessOf } from './auth/auth.plugin';
+export { requirePermission, type Principal, type UserPrincipal } from './auth/principal';
+export { resolveSiteAccess, type SiteAccess, type SiteAccessOptions } from './auth/site-access';
+export { recordActivity, type ActivityEntry, type Actor } from './activity';
+export type { RouteContext } from './routes/context';
+
+export interface AppDeps {
+  pool: Pool;
+  redis: Redis;
+  clickhouse: ClickHouse;
+  config: ApiConfig;
+  logger: Logger;
+  registry: Registry;
+  /** From runService: /readyz answers 503 once shutdown began. */
+  isShuttingDown?: () => boolean;
+}
+
+/** Admin bodies are small; anything bigger is a mistake or an attack (413). */
+const BODY_LIMIT_BYTES = 64 * 1024;
+
+/**
+ * Schema failures in the contract's terms: a bad body is 422 with `details` per field (unknown fields
+ * included), a bad query parameter is 400 naming it, and a malformed path id is simply not found.
+ */
+function schemaErrorFormatter(errors: FastifySchemaValidationError[], dataVar: string): Error {
+  const details: Record<string, string[]> = {};
+  for (const e of errors) {
+    const path = e.instancePath.split('/').filter(Boolean).join('.');
+    const unknownKeys =
+      e.keyword === 'unrecognized_keys' ? ((e.params as { keys?: string[] }).keys ?? []) : [];
+    if (unknownKeys.length) {
+      for (const key of unknownKeys)
+        (details[path ? `${path}.${key}` : key] ??= []).push('is not a known field');
+    } else {
+      (details[path || dataVar] ??= []).push(e.message ?? 'is invalid');
+    }
+  }
+  if (dataVar === 'params') return new ApiError('not_found', 'no such resource');
+  if (dataVar === 'body') return ApiError.validation(details);
+  const [name, messages] = Object.entries(details)[0] ?? [dataVar, ['is invalid']];
+  const message =
+    messages[0] === 'is not a known field'
+      ? `unknown query parameter: ${name}`
+      : `query parameter ${name}: ${messages[0]}`;
+  return new ApiError('invalid_request', message, details);
+}
+
+/** A hop count becomes "trust the first N hops", as proxy-addr means it (fastify's types omit numbers). */
+const trustProxyOption = (value: ApiConfig['TRUST_PROXY']) =>
+  typeof value === 'number' ? (_address: string, hop: number) => hop < value : value;
+
+export function buildApp(deps: AppDeps) {
+  const { pool, redis, clickhouse, config, logger, registry } = deps;
+
+  const base = Fastify({
+    // Typed as fastify's logger interface so the instance type matches what the shared libs take.
+    loggerInstance: logger as FastifyBaseLogger,
+    trustProxy: trustProxyOption(config.TRUST_PROXY),
+    bodyLimit: BODY_LIMIT_BYTES,
+    schemaErrorFormatter,
+  });
+  registerErrorHandler(base);
+  const app = base.withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  // JSON only: without this, a text/plain body would reach the validators as a string.
+  app.removeContentTypeParser('text/plain');
+
+  const duration = new Histogram({
+    name: 'tidemark_http_request_duration_seconds',
+    help: 'HTTP request duration by route and status',
+    labelNames: ['method', 'route', 'status_code'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    duration.observe(
+      {
+        method: req.method,
+        route: req.routeOptions.url ?? 'unmatched',
+        status_code: String(reply.statusCode),
+      },
+      reply.elapsedTime / 1000,
+    );
+  });
+
+  app.register(cors, {
+    origin: '*',
+    methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
+    allowedHeaders: ['Authorization', 'Content-Type'],
+    exposedHeaders: [
+      'X-RateLimit-Limit',
+      'X-RateLimit-Remaining',
+      'X-RateLimit-Reset',
+      'Retry-After',
+      'WWW-Authenticate',
+    ],
+    credentials: false,
+    maxAge: 86_400,
+  });
+
+  app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Tidemark API',
+        version: '1.0.0',
+        description: 'Admin and stats API. Errors are `{"error": {"code", "message", "details"?}}`.',
+      },
+      components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer' } } },
+    },
+    transform: jsonSchemaTransform,
+  });
+
+  registerOpsRoutes(base, {
+    registry,
+    isShuttingDown: deps.isShuttingDown ?? (() => false),
+    components: () => [
+      postgresComponent(pool),
+      redisComponent(redis),
+      // Not critical for the api: admin routes degrade without it (events_this_month is null), and
+      // stats routes answer 503 themselves; taking every replica out of the balancer helps no one.
+      { ...clickhouseComponent(clickhouse), critical: false },
+    ],
+  });
+  app.get('/docs', { schema: { hide: true } }, async () => app.swagger());
+  app.get('/docs/json', { schema: { hide: true } }, async () => app.swagger());
+
+  const sessions = createSessionTokens({ secret: config.JWT_SECRET, ttlHours: config.SESSION_TTL_HOURS });
+  const usage = new TokenUsageRecorder(pool, logger, config.TOKEN_USAGE_FLUSH_SECONDS * 1000);
+  app.addHook('onClose', async () => usage.close());
+  const rateLimits = createRateLimits({
+    redis,
+    redisPrefix: config.REDIS_PREFIX,
+    perTokenPerHour: config.RATE_LIMIT_PER_TOKEN_PER_HOUR,
+    perIpPerMinute: config.RATE_LIMIT_PER_IP_PER_MINUTE,
+    logger,
+    registry,
+  });
+  app.register(authPlugin, { pool, sessions, rateLimits, usage });
+
+  const ctx: RouteContext = {
+    pool,
+    config,
+    sessions,
+    analytics: createSiteAnalytics({ clickhouse, logger, registry }),
+    siteRules: createSiteRulesPublisher({ redis, redisPrefix: config.REDIS_PREFIX, logger, registry }),
+    dummyPasswordHash: createDummyHash(),
+  };
+
+  app.register(
+    async (api) => {
+      api.addHook('onRequest', async (req, reply) => rateLimits.byIp(req.ip, reply));
+      api.register(authRoutes, { ...ctx, prefix: '/auth' });
+      api.register(accountRoutes, { ...ctx, prefix: '/account' });
+      api.register(accessTokenRoutes, { ...ctx, prefix: '/access-tokens' });
+      api.register(siteRoutes, { ...ctx, prefix: '/sites' });
+      api.register(apiKeyRoutes, { ...ctx, prefix: '/sites/:site/api-keys' });
+      api.register(teamRoutes, { ...ctx, prefix: '/sites/:site/team' });
+      api.register(activityRoutes, { ...ctx, prefix: '/activity' });
+    },
+    { prefix: '/api/v1' },
+  );
+
+  return app;
+}
+
+export type ApiApp = ReturnType<typeof buildApp>;

@@ -1,0 +1,192 @@
+import {
+  ALL_PERMISSIONS,
+  isPermission,
+  looksLikeJwt,
+  parseToken,
+  secretMatches,
+  type ParsedToken,
+  type Permission,
+  type SessionTokens,
+} from '@tidemark/auth';
+import type { Pool } from '@tidemark/db';
+import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import fp from 'fastify-plugin';
+import { invalidToken, missingToken, type Principal } from './principal';
+import type { RateLimits } from './rate-limit';
+import { resolveSiteAccess, type SiteAccess, type SiteAccessOptions } from './site-access';
+import type { TokenUsageRecorder } from './token-usage';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by `authenticate`; null on routes that do not authenticate. */
+    principal: Principal | null;
+    /** Set by `requireSiteAccess`. */
+    siteAccess: SiteAccess | null;
+  }
+  interface FastifyInstance {
+    /** onRequest hook: resolves the bearer token to a principal (401 otherwise) and applies the per-token limit. */
+    authenticate: (req: FastifyRequest, reply: FastifyReply) => Promise<void>;
+    resolveSiteAccess: (
+      req: FastifyRequest,
+      ref: string | undefined,
+      permission: Permission,
+      opts?: SiteAccessOptions,
+    ) => Promise<SiteAccess>;
+  }
+}
+
+export interface AuthPluginOptions {
+  pool: Pool;
+  sessions: SessionTokens;
+  rateLimits: RateLimits;
+  usage: TokenUsageRecorder;
+}
+
+/**
+ * The token from `Authorization: Bearer <token>`. Any other place (query string, cookie) is ignored
+ * on purpose: tokens in URLs end up in logs and browser history. Another scheme counts as no token.
+ */
+function bearerToken(header: string | undefined): string | null {
+  if (!header || !/^bearer(\s|$)/i.test(header)) return null;
+  const token = header.slice(6).trim();
+  if (!token) return null;
+  if (/\s/.test(token)) throw invalidToken('the Authorization header must be "Bearer <token>"');
+  return token;
+}
+
+const isExpired = (expiresAt: Date | null) => expiresAt !== null && expiresAt.getTime() <= Date.now();
+
+export const authPlugin = fp<AuthPluginOptions>(
+  async (app, { pool, sessions, rateLimits, usage }) => {
+    async function accountToken(parsed: ParsedToken): Promise<Principal | null> {
+      const { rows } = await pool.query<{
+        id: string;
+        permissions: string[];
+        site_ids: string[] | null;
+        secret_hash: Buffer;
+        expires_at: Date | null;
+        user_id: string;
+        account_id: string;
+        email: string;
+        name: string | null;
+      }>(
+        `SELECT t.id, t.permissions, t.site_ids, t.secret_hash, t.expires_at,
+                u.id AS user_id, u.account_id, u.email, u.name
+           FROM account_tokens t JOIN users u ON u.id = t.user_id
+          WHERE t.id = $1`,
+        [parsed.id],
+      );
+      const row = rows[0];
+      if (!secretMatches(parsed.secret, row?.secret_hash) || !row || isExpired(row.expires_at)) return null;
+      usage.touch('account_tokens', row.id);
+      return {
+        kind: 'account_token',
+        tokenId: row.id,
+        user: { id: row.user_id, accountId: row.account_id, email: row.email, name: row.name },
+        permissions: new Set(row.permissions.filter(isPermission)),
+        siteIds: row.site_ids,
+      };
+    }
+
+    async function siteApiKey(parsed: ParsedToken): Promise<Principal | null> {
+      const { rows } = await pool.query<{
+        id: string;
+        site_id: string;
+        secret_hash: Buffer;
+        expires_at: Date | null;
+        revoked_at: Date | null;
+      }>('SELECT id, site_id, secret_hash, expires_at, revoked_at FROM site_api_keys WHERE id = $1', [
+        parsed.id,
+      ]);
+      const row = rows[0];
+      if (!secretMatches(parsed.secret, row?.secret_hash) || !row) return null;
+      if (row.revoked_at !== null || isExpired(row.expires_at)) return null;
+      usage.touch('site_api_keys', row.id);
+      return {
+        kind: 'site_api_key',
+        keyId: row.id,
+        siteId: row.site_id,
+        permissions: new Set(['stats:read']),
+      };
+    }
+
+    async function session(raw: string): Promise<Principal | null> {
+      const claims = await sessions.verify(raw);
+      if (!claims) return null;
+      const { rows } = await pool.query<{
+        id: string;
+        account_id: string;
+        email: string;
+        name: string | null;
+      }>('SELECT id, account_id, email, name FROM users WHERE id = $1', [claims.userId]);
+      const user = rows[0];
+      if (!user) return null;
+      return {
+        kind: 'session',
+        tokenId: null,
+        user: { id: user.id, accountId: user.account_id, email: user.email, name: user.name },
+        permissions: ALL_PERMISSIONS,
+        siteIds: null,
+      };
+    }
+
+    async function resolve(raw: string): Promise<Principal | null> {
+      const parsed = parseToken(raw);
+      if (parsed?.kind === 'tma') return accountToken(parsed);
+      if (parsed?.kind === 'tmk') return siteApiKey(parsed);
+      if (looksLikeJwt(raw)) return session(raw);
+      return null;
+    }
+
+    app.decorateRequest('principal', null);
+    app.decorateRequest('siteAccess', null);
+
+    app.decorate('authenticate', async (req: FastifyRequest, reply: FastifyReply) => {
+      const raw = bearerToken(req.headers.authorization);
+      if (!raw) throw missingToken();
+      const principal = await resolve(raw);
+      if (!principal) throw invalidToken();
+      req.principal = principal;
+      // Sessions count per user: logging in again must not buy a fresh budget.
+      const key =
+        principal.kind === 'session'
+          ? `user:${principal.user.id}`
+          : principal.kind === 'account_token'
+            ? `tma:${principal.tokenId}`
+            : `tmk:${principal.keyId}`;
+      await rateLimits.byToken(key, reply);
+    });
+
+    app.decorate('resolveSiteAccess', (req: FastifyRequest, ref, permission, opts) =>
+      resolveSiteAccess(pool, req.principal, ref, permission, opts),
+    );
+  },
+  { name: 'tidemark-auth' },
+);
+
+/** Where a route names its site: the `{site}` path parameter, else the `site_id` query parameter (stats). */
+const defaultSiteRef = (req: FastifyRequest): string | undefined =>
+  (req.params as { site?: string } | undefined)?.site ??
+  (req.query as { site_id?: string } | undefined)?.site_id;
+
+/**
+ * preHandler for site-scoped routes (admin and stats): resolves the site for the authenticated
+ * caller, enforces `permission` (see `resolveSiteAccess` for the answers), and leaves the result in
+ * `req.siteAccess` (read it with `siteAccessOf(req)`). Needs `app.authenticate` as an onRequest hook.
+ * A site API key may leave the site out: it implies its own site.
+ */
+export function requireSiteAccess(
+  permission: Permission,
+  opts: SiteAccessOptions & { siteRef?: (req: FastifyRequest) => string | undefined } = {},
+): preHandlerAsyncHookHandler {
+  const siteRef = opts.siteRef ?? defaultSiteRef;
+  return async function siteAccessHook(req) {
+    req.siteAccess = await req.server.resolveSiteAccess(req, siteRef(req), permission, opts);
+  };
+}
+
+export function siteAccessOf(req: FastifyRequest): SiteAccess {
+  if (!req.siteAccess)
+    throw new Error(`requireSiteAccess did not run for ${req.method} ${req.routeOptions.url}`);
+  return req.siteAccess;
+}

@@ -1,0 +1,99 @@
+import { ApiError } from '@tidemark/http';
+import type { Logger } from '@tidemark/logging';
+import type { FastifyReply } from 'fastify';
+import type { Redis } from 'ioredis';
+import { Counter, type Registry } from 'prom-client';
+import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+
+export interface RateLimits {
+  /** Counts every /api/v1 request by client IP, before authentication (so token guessing is throttled too). */
+  byIp(ip: string, reply: FastifyReply): Promise<void>;
+  /** Counts authenticated requests by token (session tokens by user, so logging in again gives no new budget). */
+  byToken(key: string, reply: FastifyReply): Promise<void>;
+}
+
+/**
+ * Limits live in Redis, so they hold across every api process. If Redis fails, requests pass (fail
+ * open) and `tidemark_api_rate_limit_store_errors_total` counts them: availability of the admin and
+ * stats API is worth more than exact limits for the minutes Redis is away (/readyz shows redis as a
+ * failing non-critical check meanwhile).
+ */
+export function createRateLimits(opts: {
+  redis: Redis;
+  redisPrefix: string;
+  perTokenPerHour: number;
+  perIpPerMinute: number;
+  logger: Logger;
+  registry: Registry;
+}): RateLimits {
+  const storeErrors = new Counter({
+    name: 'tidemark_api_rate_limit_store_errors_total',
+    help: 'Requests let through without a rate limit decision because Redis failed',
+    registers: [opts.registry],
+  });
+  const rejected = new Counter({
+    name: 'tidemark_api_rate_limited_total',
+    help: 'Requests answered 429',
+    labelNames: ['limit'],
+    registers: [opts.registry],
+  });
+  const common = { storeClient: opts.redis, rejectIfRedisNotReady: true };
+  const ip = new RateLimiterRedis({
+    ...common,
+    keyPrefix: `${opts.redisPrefix}:rl:ip`,
+    points: opts.perIpPerMinute,
+    duration: 60,
+  });
+  const token = new RateLimiterRedis({
+    ...common,
+    keyPrefix: `${opts.redisPrefix}:rl:token`,
+    points: opts.perTokenPerHour,
+    duration: 3600,
+  });
+
+  let lastWarning = 0;
+  const consume = async (limiter: RateLimiterRedis, name: string, key: string, reply: FastifyReply) => {
+    try {
+      const res = await limiter.consume(key);
+      setHeaders(reply, limiter.points, res);
+    } catch (err) {
+      if (err instanceof RateLimiterRes) {
+        rejected.inc({ limit: name });
+        const retryAfter = Math.max(1, Math.ceil(err.msBeforeNext / 1000));
+        throw new ApiError(
+          'rate_limited',
+          `too many requests (${limiter.points} per ${limiter.duration === 60 ? 'minute per IP' : 'hour per token'}); retry in ${retryAfter} s`,
+          undefined,
+          {
+            ...headersFor(limiter.points, err),
+            'retry-after': String(retryAfter),
+            'cache-control': 'no-store',
+          },
+        );
+      }
+      storeErrors.inc();
+      // One line per 30 s at most: when Redis is down every request would log otherwise.
+      if (Date.now() - lastWarning > 30_000) {
+        lastWarning = Date.now();
+        opts.logger.warn({ err }, 'rate limit store unavailable; letting requests through');
+      }
+    }
+  };
+
+  return {
+    byIp: (address, reply) => consume(ip, 'ip', address, reply),
+    byToken: (key, reply) => consume(token, 'token', key, reply),
+  };
+}
+
+function headersFor(limit: number, res: RateLimiterRes): Record<string, string> {
+  return {
+    'x-ratelimit-limit': String(limit),
+    'x-ratelimit-remaining': String(Math.max(0, res.remainingPoints)),
+    'x-ratelimit-reset': String(Math.ceil((Date.now() + res.msBeforeNext) / 1000)),
+  };
+}
+
+function setHeaders(reply: FastifyReply, limit: number, res: RateLimiterRes) {
+  for (const [name, value] of Object.entries(headersFor(limit, res))) reply.header(name, value);
+}
