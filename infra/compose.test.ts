@@ -35,6 +35,8 @@ function interpolate(value: string | number): string {
 const schemas: Record<string, () => Promise<z.ZodObject>> = {
   ingest: async () => (await import('../services/ingest/src/config')).ingestEnv,
   worker: async () => (await import('../services/worker/src/config')).workerEnv,
+  api: async () => (await import('../services/api/src/config')).apiEnvSchema,
+  consumer: async () => (await import('../services/consumer/src/config')).consumerEnv,
 };
 
 describe('docker-compose.yml', () => {

@@ -1,4 +1,4 @@
-import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import type { Component } from '@tidemark/runtime';
 
 export type ClickHouse = ClickHouseClient;
@@ -21,6 +21,9 @@ export function createClickHouse(config: ClickHouseConfig): ClickHouse {
     request_timeout: config.requestTimeoutMs ?? 30_000,
     max_open_connections: config.maxOpenConnections ?? 10,
     application: 'tidemark',
+    // Every failure reaches the caller as an error, which it logs with context through pino; the
+    // client's own multi-line stderr output would only break the JSON log stream.
+    log: { level: ClickHouseLogLevel.OFF },
     clickhouse_settings: {
       // Dates come back as UTC text; period maths happens in our code with explicit zones.
       date_time_output_format: 'iso',

@@ -1,2 +1,25 @@
 export { createClickHouse, clickhouseComponent, type ClickHouse, type ClickHouseConfig } from './client';
 export { migrateClickHouse, CLICKHOUSE_MIGRATIONS_DIR, splitStatements } from './migrate';
+export {
+  EVENTS_TABLE,
+  EVENT_COLUMNS,
+  insertEvents,
+  toEventRow,
+  unstorableReason,
+  type DedupInsertOptions,
+  type EventRow,
+} from './tables/events.table';
+export {
+  SESSIONS_TABLE,
+  SESSION_FIRST_VALUES,
+  mergedSessionsSql,
+  type MergedSession,
+  type SessionFirstValue,
+} from './tables/sessions.table';
+export {
+  ROLLUP_DIMENSIONS,
+  ROLLUP_DIMENSIONS_TABLE,
+  ROLLUP_LOCATIONS_TABLE,
+  ROLLUP_SITE_TABLE,
+  type RollupDimension,
+} from './tables/rollups.table';

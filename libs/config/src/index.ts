@@ -103,3 +103,17 @@ export const serviceEnv = {
 };
 
 export { z };
+
+/**
+ * Loads a service's config at start, or stops the process with a message naming each bad
+ * variable (no stack trace: the operator needs the variable, not our call stack).
+ */
+export function loadConfigOrExit<T>(service: string, load: () => T): T {
+  try {
+    return load();
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    console.error(`${service}: ${err.message}`);
+    process.exit(1);
+  }
+}

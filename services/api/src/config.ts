@@ -46,8 +46,6 @@ export const apiEnvSchema = z.object({
   ...redisEnv,
   ...clickhouseEnv,
   PORT: envPort(3000),
-  /** `pretty` for people (the local launcher sets it), JSON lines otherwise; default: pretty on a terminal. */
-  LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
   /**
    * Required, with no generated fallback: a per-process secret would silently break sessions across
    * restarts and between replicas. The local launcher writes one per data folder.

@@ -1,26 +1,14 @@
 import { clickhouseComponent, createClickHouse } from '@tidemark/clickhouse';
-import { ConfigError } from '@tidemark/config';
+import { loadConfigOrExit } from '@tidemark/config';
 import { createPool, migratePostgres, postgresComponent } from '@tidemark/db';
 import { createLogger } from '@tidemark/logging';
 import { createMetricsRegistry, runService } from '@tidemark/runtime';
 import { buildApp } from './app';
-import { loadApiConfig, type ApiConfig } from './config';
+import { loadApiConfig } from './config';
 import { createRedis, redisComponent } from './redis';
 
-let config: ApiConfig;
-try {
-  config = loadApiConfig();
-} catch (err) {
-  if (!(err instanceof ConfigError)) throw err;
-  console.error(`api: ${err.message}`);
-  process.exit(1);
-}
-
-const logger = createLogger({
-  name: 'api',
-  level: config.LOG_LEVEL,
-  ...(config.LOG_FORMAT ? { pretty: config.LOG_FORMAT === 'pretty' } : {}),
-});
+const config = loadConfigOrExit('api', loadApiConfig);
+const logger = createLogger({ name: 'api', level: config.LOG_LEVEL, format: config.LOG_FORMAT });
 
 await runService({
   name: 'api',

@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import { createPool, postgresComponent } from '@tidemark/db';
 import { openGeoDatabase } from '@tidemark/enrichment';
 import { createKafka, ensureTopics } from '@tidemark/kafka';
+import { loadConfigOrExit } from '@tidemark/config';
 import { createLogger } from '@tidemark/logging';
 import { createMetricsRegistry, runService, type Component } from '@tidemark/runtime';
 import { buildApp } from './app';
@@ -10,7 +11,7 @@ import { EventSink } from './event-sink';
 import { SiteDirectory } from './site-directory';
 import { VisitorIdentity } from './visitor-identity';
 
-const config = loadConfig();
+const config = loadConfigOrExit('ingest', loadConfig);
 const logger = createLogger({ name: 'ingest', level: config.LOG_LEVEL, format: config.LOG_FORMAT });
 
 await runService({

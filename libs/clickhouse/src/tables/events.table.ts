@@ -1,0 +1,107 @@
+import type { EnrichedEventV1 } from '@tidemark/events';
+import type { ClickHouse } from '../client';
+
+export const EVENTS_TABLE = 'events';
+
+/**
+ * A row of `events` (infra/clickhouse/migrations/001_events.sql) as sent in JSONEachRow: the
+ * Kafka message without its version, the timestamp in ClickHouse's own text form.
+ */
+export type EventRow = Omit<EnrichedEventV1, 'v'>;
+
+export const EVENT_COLUMNS = [
+  'event_id',
+  'site_id',
+  'timestamp',
+  'name',
+  'visitor_id',
+  'session_id',
+  'hostname',
+  'pathname',
+  'referrer',
+  'referrer_domain',
+  'channel',
+  'utm_source',
+  'utm_medium',
+  'utm_campaign',
+  'utm_content',
+  'utm_term',
+  'country',
+  'region',
+  'city',
+  'device',
+  'browser',
+  'browser_version',
+  'os',
+  'os_version',
+  'screen_width',
+  'props',
+  'revenue_amount',
+  'revenue_currency',
+  'engagement_time_ms',
+  'scroll_pct',
+  'click_x',
+  'click_y',
+  'link_url',
+] as const satisfies readonly (keyof EventRow)[];
+
+const UINT32_MAX = 2 ** 32 - 1;
+const UINT64_MAX = 2n ** 64n - 1n;
+/** Decimal(18, 4) holds 14 integer digits. */
+const REVENUE_LIMIT = 1e14;
+const MIN_TIMESTAMP = Date.UTC(1970, 0, 1);
+const MAX_TIMESTAMP = Date.UTC(2300, 0, 1);
+
+/**
+ * Why a schema-valid event cannot be stored faithfully, or undefined when it can. ClickHouse
+ * silently wraps integers that overflow UInt32/UInt64 and rejects a whole insert for one decimal
+ * that overflows, so such events are refused before the insert (the consumer dead-letters them)
+ * rather than corrupting a row or blocking a partition.
+ */
+export function unstorableReason(e: EnrichedEventV1): string | undefined {
+  if (BigInt(e.visitor_id) > UINT64_MAX) return 'visitor_id exceeds UInt64';
+  if (BigInt(e.session_id) > UINT64_MAX) return 'session_id exceeds UInt64';
+  if (e.screen_width > UINT32_MAX) return 'screen_width exceeds UInt32';
+  if (e.engagement_time_ms > UINT32_MAX) return 'engagement_time_ms exceeds UInt32';
+  if (e.revenue_amount !== null && Math.abs(e.revenue_amount) >= REVENUE_LIMIT) {
+    return 'revenue_amount exceeds Decimal(18, 4)';
+  }
+  const ts = Date.parse(e.timestamp);
+  if (!(ts >= MIN_TIMESTAMP && ts < MAX_TIMESTAMP)) return 'timestamp outside 1970..2299';
+  return undefined;
+}
+
+export function toEventRow(e: EnrichedEventV1): EventRow {
+  const { v: _version, ...row } = e;
+  // `2026-03-06T08:00:00.000Z` -> `2026-03-06 08:00:00.000`: the column is UTC, and this form parses
+  // under any `date_time_input_format`.
+  return { ...row, timestamp: e.timestamp.slice(0, 23).replace('T', ' ') };
+}
+
+export interface DedupInsertOptions {
+  /**
+   * Same token, same insert: ClickHouse drops a block whose token it has seen within the table's
+   * `non_replicated_deduplication_window`, in `events` and in every materialized view's target.
+   */
+  dedupToken: string;
+}
+
+/**
+ * Inserts rows into `events` (and, through the views, `sessions` and the rollups) once per token.
+ * Resolves only once ClickHouse stored them: a retry with the same token after any failure is safe.
+ */
+export async function insertEvents(client: ClickHouse, rows: EventRow[], { dedupToken }: DedupInsertOptions) {
+  return client.insert({
+    table: EVENTS_TABLE,
+    values: rows,
+    columns: [...EVENT_COLUMNS],
+    format: 'JSONEachRow',
+    clickhouse_settings: {
+      insert_deduplicate: 1,
+      insert_deduplication_token: dedupToken,
+      deduplicate_blocks_in_dependent_materialized_views: 1,
+      // The acknowledgement must mean "stored", never "queued".
+      async_insert: 0,
+    },
+  });
+}

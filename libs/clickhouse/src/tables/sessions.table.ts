@@ -1,0 +1,56 @@
+/** `sessions` (infra/clickhouse/migrations/002_sessions.sql): one logical row per visit. */
+export const SESSIONS_TABLE = 'sessions';
+
+/** Session-level values kept as argMin/argMax states, read with `argMinMerge` / `argMaxMerge`. */
+export const SESSION_FIRST_VALUES = [
+  'hostname',
+  'referrer',
+  'referrer_domain',
+  'channel',
+  'utm_source',
+  'utm_medium',
+  'utm_campaign',
+  'utm_content',
+  'utm_term',
+  'country',
+  'region',
+  'city',
+  'device',
+  'browser',
+  'os',
+] as const;
+
+export type SessionFirstValue = (typeof SESSION_FIRST_VALUES)[number];
+
+export interface MergedSession extends Record<SessionFirstValue, string> {
+  session_id: string;
+  visitor_id: string;
+  start: string;
+  end: string;
+  pageviews: string;
+  events: string;
+  entry_page: string;
+  exit_page: string;
+}
+
+/**
+ * A subquery giving one merged row per session of `{site_id:UUID}`. Partial rows of a session
+ * (one per insert batch until background merges fold them) are always aggregated again here, so
+ * callers filter on merged values (`WHERE start >= ...` around this subquery), never on partial ones.
+ */
+export function mergedSessionsSql(): string {
+  const firstValues = SESSION_FIRST_VALUES.map((c) => `argMinMerge(${c}) AS ${c}`).join(',\n    ');
+  return `SELECT
+    session_id,
+    any(visitor_id) AS visitor_id,
+    min(start) AS start,
+    max(end) AS end,
+    sum(pageviews) AS pageviews,
+    sum(events) AS events,
+    argMinMerge(entry_page) AS entry_page,
+    argMaxMerge(exit_page) AS exit_page,
+    ${firstValues}
+  FROM ${SESSIONS_TABLE}
+  WHERE site_id = {site_id:UUID}
+  GROUP BY session_id`;
+}

@@ -1,0 +1,35 @@
+import { clickhouseEnv, envInt, envPort, kafkaEnv, parseEnv, serviceEnv, z } from '@tidemark/config';
+
+export const consumerEnv = z.object({
+  ...serviceEnv,
+  ...kafkaEnv,
+  ...clickhouseEnv,
+  PORT: envPort(3002),
+  /** Raw events are deleted after this many days (the `events` TTL, set when the table is created). */
+  RAW_RETENTION_DAYS: envInt(90, { min: 1, max: 36_500 }),
+  CONSUMER_GROUP_ID: z.string().min(1).default('tidemark-consumer'),
+  /** Partitions of the events topic when this service creates it; an existing topic keeps its own. */
+  TOPIC_PARTITIONS: envInt(12, { min: 1, max: 1_000 }),
+  /** Upper bound of one ClickHouse insert, per partition. */
+  BATCH_MAX_EVENTS: envInt(10_000, { min: 1, max: 1_000_000 }),
+  /** How long the broker may hold a fetch to gather BATCH_MIN_BYTES: the latency bound of a batch. */
+  BATCH_MAX_WAIT_MS: envInt(1_000, { min: 1, max: 60_000 }),
+  /** The broker answers a fetch early once this much data is there: larger means fewer, bigger inserts. */
+  BATCH_MIN_BYTES: envInt(1024 * 1024, { min: 1 }),
+  /**
+   * A member silent this long is dropped from the group and its partitions move to the others.
+   * Shorter means faster takeover after a crash, but a longer pause (GC, slow host) costs a rebalance.
+   */
+  CONSUMER_SESSION_TIMEOUT_MS: envInt(30_000, { min: 6_000, max: 300_000 }),
+  /** Partitions processed at the same time by one consumer process. */
+  CONSUMER_CONCURRENCY: envInt(4, { min: 1, max: 1_000 }),
+  /**
+   * Test only: sleep this long between the ClickHouse insert and the offset commit, so tests can
+   * kill the process inside that window. Leave at 0 anywhere else.
+   */
+  CONSUMER_TEST_PAUSE_BEFORE_COMMIT_MS: envInt(0, { min: 0, max: 600_000 }),
+});
+
+export type ConsumerConfig = z.infer<typeof consumerEnv>;
+
+export const loadConfig = (env: NodeJS.ProcessEnv = process.env) => parseEnv(consumerEnv, env);

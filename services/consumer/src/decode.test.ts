@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+import type { EnrichedEventV1 } from '@tidemark/events';
+import { decodeEvent } from './decode';
+
+const event: EnrichedEventV1 = {
+  v: 1,
+  event_id: '0b5a7f5e-93c5-4a4b-9d3c-0a3a9d2e4f10',
+  site_id: '5f1c2f9e-1d2b-4c3a-8e7f-6a5b4c3d2e1f',
+  timestamp: '2026-03-06T08:00:00.123Z',
+  name: 'pageview',
+  visitor_id: '18446744073709551615',
+  session_id: '42',
+  hostname: 'example.com',
+  pathname: '/pricing',
+  referrer: 'https://www.google.com/',
+  referrer_domain: 'google.com',
+  channel: 'Organic Search',
+  utm_source: '',
+  utm_medium: '',
+  utm_campaign: '',
+  utm_content: '',
+  utm_term: '',
+  country: 'NP',
+  region: 'NP-BA',
+  city: 'Kathmandu',
+  device: 'Desktop',
+  browser: 'Firefox',
+  browser_version: '140.0',
+  os: 'Linux',
+  os_version: '',
+  screen_width: 1440,
+  props: { plan: 'pro' },
+  revenue_amount: 19.99,
+  revenue_currency: 'EUR',
+  engagement_time_ms: 0,
+  scroll_pct: 0,
+  click_x: null,
+  click_y: null,
+  link_url: '',
+};
+
+const encode = (value: unknown) => Buffer.from(JSON.stringify(value));
+
+describe('decodeEvent', () => {
+  it('turns a valid message into a row named like the table columns', () => {
+    const decoded = decodeEvent(encode(event));
+    expect(decoded.kind).toBe('ok');
+    if (decoded.kind !== 'ok') return;
+    expect(decoded.row).not.toHaveProperty('v');
+    expect(decoded.row.timestamp).toBe('2026-03-06 08:00:00.123');
+    expect(decoded.row.visitor_id).toBe('18446744073709551615');
+    expect(decoded.row.props).toEqual({ plan: 'pro' });
+  });
+
+  it.each([
+    ['an empty message', null, 'empty'],
+    ['an empty buffer', Buffer.alloc(0), 'empty'],
+    ['broken JSON', Buffer.from('{"v":1,'), 'invalid_json'],
+    ['a JSON array', encode([event]), 'invalid_event'],
+    ['another version', encode({ ...event, v: 2 }), 'invalid_event'],
+    ['an unknown field', encode({ ...event, ip: '203.0.113.9' }), 'invalid_event'],
+    ['a missing field', encode({ ...event, site_id: undefined }), 'invalid_event'],
+    ['a visitor id over UInt64', encode({ ...event, visitor_id: '18446744073709551616' }), 'unstorable'],
+    ['a revenue over Decimal(18, 4)', encode({ ...event, revenue_amount: 1e15 }), 'unstorable'],
+    ['a screen width over UInt32', encode({ ...event, screen_width: 2 ** 32 }), 'unstorable'],
+    ['a timestamp before 1970', encode({ ...event, timestamp: '1969-12-31T23:59:59.999Z' }), 'unstorable'],
+  ])('dead-letters %s', (_what, value, reason) => {
+    const decoded = decodeEvent(value);
+    expect(decoded).toMatchObject({ kind: 'dead_letter', reason });
+    if (decoded.kind === 'dead_letter') expect(decoded.detail.length).toBeGreaterThan(0);
+  });
+
+  it('names the failing fields in the detail', () => {
+    const decoded = decodeEvent(encode({ ...event, country: 'france', event_id: 'x' }));
+    expect(decoded.kind === 'dead_letter' && decoded.detail).toMatch(
+      /event_id: .*; country: |country: .*; event_id: /,
+    );
+  });
+});

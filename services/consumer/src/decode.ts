@@ -1,0 +1,34 @@
+import { toEventRow, unstorableReason, type EventRow } from '@tidemark/clickhouse';
+import { enrichedEventV1 } from '@tidemark/events';
+
+export type DeadLetterReason = 'empty' | 'invalid_json' | 'invalid_event' | 'unstorable';
+
+/** Every message ends in one of these, never in a thrown error: a poison message cannot stop a partition. */
+export type Decoded =
+  { kind: 'ok'; row: EventRow } | { kind: 'dead_letter'; reason: DeadLetterReason; detail: string };
+
+const MAX_DETAIL = 1_000;
+
+const deadLetter = (reason: DeadLetterReason, detail: string): Decoded => ({
+  kind: 'dead_letter',
+  reason,
+  detail: detail.length > MAX_DETAIL ? `${detail.slice(0, MAX_DETAIL - 1)}…` : detail,
+});
+
+export function decodeEvent(value: Buffer | null): Decoded {
+  if (value === null || value.length === 0) return deadLetter('empty', 'message has no value');
+  let json: unknown;
+  try {
+    json = JSON.parse(value.toString('utf8'));
+  } catch (err) {
+    return deadLetter('invalid_json', (err as Error).message);
+  }
+  const parsed = enrichedEventV1.safeParse(json);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(message)'}: ${i.message}`);
+    return deadLetter('invalid_event', issues.join('; '));
+  }
+  const unstorable = unstorableReason(parsed.data);
+  if (unstorable) return deadLetter('unstorable', unstorable);
+  return { kind: 'ok', row: toEventRow(parsed.data) };
+}

@@ -1,0 +1,351 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Partitioners } from 'kafkajs';
+import { insertEvents, type ClickHouse, type EventRow } from '@tidemark/clickhouse';
+import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from '@tidemark/kafka';
+import type { Logger } from '@tidemark/logging';
+import type { Component } from '@tidemark/runtime';
+import { encodePlan, PartitionBatcher, type Batch, type CommittedOffset } from './batcher';
+import { decodeEvent, type DeadLetterReason } from './decode';
+import type { ConsumerMetrics } from './metrics';
+
+export interface EventLoaderOptions {
+  kafka: Kafka;
+  clickhouse: ClickHouse;
+  topic: string;
+  dlqTopic: string;
+  groupId: string;
+  maxBatchEvents: number;
+  maxWaitMs: number;
+  minBytes: number;
+  concurrency: number;
+  sessionTimeoutMs: number;
+  /** Test hook: sleep between the insert and the final commit (see CONSUMER_TEST_PAUSE_BEFORE_COMMIT_MS). */
+  pauseBeforeCommitMs: number;
+  logger: Logger;
+  metrics: ConsumerMetrics;
+  /** kafkajs gave up on the consumer (a non-retriable error): the process should stop and be restarted. */
+  onFatal: (err: Error) => void;
+}
+
+interface DeadLetter {
+  reason: DeadLetterReason;
+  message: { key: Buffer | null; value: Buffer | null; headers: Record<string, string> };
+}
+
+const BACKOFF_BASE_MS = 200;
+const BACKOFF_MAX_MS = 10_000;
+
+/** Errors meaning this member no longer owns its partitions: stop, let kafkajs rejoin, never commit. */
+const LOST_OWNERSHIP = new Set([
+  'REBALANCE_IN_PROGRESS',
+  'ILLEGAL_GENERATION',
+  'UNKNOWN_MEMBER_ID',
+  'FENCED_INSTANCE_ID',
+  'NOT_COORDINATOR_FOR_GROUP',
+]);
+const lostOwnership = (err: unknown) => LOST_OWNERSHIP.has((err as { type?: string }).type ?? '');
+
+/**
+ * Loads the events topic into ClickHouse exactly once (see batcher.ts for the protocol). Every
+ * batch is retried until it is stored and committed: while ClickHouse (or the DLQ) is unavailable
+ * the partition is paused and the attempt backs off, heartbeating so the group keeps it here.
+ */
+export class EventLoader {
+  private readonly consumer: Consumer;
+  private readonly producer: Producer;
+  private readonly admin: Admin;
+  private readonly batchers = new Map<number, PartitionBatcher<KafkaMessage>>();
+  /** The group's committed offsets, read once per assignment. */
+  private committed: Promise<Map<number, CommittedOffset>> | undefined;
+  /** Bumped on every assignment, so work begun under an older one cannot install stale state. */
+  private assignment = 0;
+  private lastContact = 0;
+  private failure: string | undefined;
+  /** Kafka wants heartbeats well within the session timeout. */
+  private readonly heartbeatIntervalMs: number;
+
+  constructor(private readonly opts: EventLoaderOptions) {
+    this.heartbeatIntervalMs = Math.min(3_000, Math.floor(opts.sessionTimeoutMs / 3));
+    this.consumer = opts.kafka.consumer({
+      groupId: opts.groupId,
+      sessionTimeout: opts.sessionTimeoutMs,
+      heartbeatInterval: this.heartbeatIntervalMs,
+      maxWaitTimeInMs: opts.maxWaitMs,
+      minBytes: opts.minBytes,
+      // One fetch may hold a whole batch for a partition (events are well under 1 KiB each).
+      maxBytesPerPartition: Math.max(1024 * 1024, Math.min(opts.maxBatchEvents * 1024, 64 * 1024 * 1024)),
+      maxBytes: 128 * 1024 * 1024,
+      allowAutoTopicCreation: false,
+    });
+    this.producer = opts.kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
+    this.admin = opts.kafka.admin();
+
+    const { GROUP_JOIN, HEARTBEAT, FETCH, CRASH, STOP } = this.consumer.events;
+    this.consumer.on(GROUP_JOIN, ({ payload }) => {
+      this.assignment++;
+      this.batchers.clear();
+      this.committed = undefined;
+      this.opts.metrics.lag.reset();
+      this.contact();
+      this.opts.logger.info({ assignment: payload.memberAssignment }, 'joined the consumer group');
+    });
+    this.consumer.on(HEARTBEAT, () => this.contact());
+    this.consumer.on(FETCH, () => this.contact());
+    this.consumer.on(CRASH, ({ payload }) => {
+      this.assignment++;
+      this.batchers.clear();
+      this.committed = undefined;
+      this.failure = payload.restart ? undefined : payload.error.message;
+      this.opts.logger.error(
+        { err: payload.error.message, restart: payload.restart },
+        'kafka consumer crashed',
+      );
+      if (!payload.restart) this.opts.onFatal(payload.error);
+    });
+    this.consumer.on(STOP, () => {
+      this.failure = 'consumer stopped';
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.admin.connect();
+    await this.producer.connect();
+    await this.consumer.connect();
+    // A new group starts at the beginning: events produced before the first consumer are loaded too.
+    await this.consumer.subscribe({ topics: [this.opts.topic], fromBeginning: true });
+    this.contact();
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: this.opts.concurrency,
+      eachBatch: (payload) => this.onBatch(payload),
+    });
+  }
+
+  component(): Component {
+    return {
+      name: 'kafka',
+      healthcheck: async () => {
+        if (this.failure) throw new Error(this.failure);
+        if (this.lastContact === 0) throw new Error('not connected yet');
+        const silentMs = Date.now() - this.lastContact;
+        if (silentMs > this.opts.sessionTimeoutMs)
+          throw new Error(`no answer from the brokers for ${Math.round(silentMs / 1000)} s`);
+      },
+      // kafkajs stops fetching, waits for the batch in flight (which finishes and commits), then leaves the group.
+      onShutdown: async () => {
+        await this.consumer.disconnect();
+        await this.producer.disconnect();
+        await this.admin.disconnect();
+      },
+    };
+  }
+
+  private contact(): void {
+    this.lastContact = Date.now();
+  }
+
+  private async onBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch } = payload;
+    const batcher = await this.batcherFor(batch.partition);
+    if (!batcher) return;
+    batcher.add(batch.messages);
+    // Resolving only moves kafkajs' fetch position (autoCommit is off): the next fetch continues
+    // after what the batcher already holds.
+    const tail = batch.messages.at(-1);
+    if (tail) payload.resolveOffset(tail.offset);
+    for (let next = batcher.take(); next; next = batcher.take()) {
+      if (!payload.isRunning() || payload.isStale()) return;
+      if (!(await this.load(next, payload))) return;
+      batcher.done(next);
+      const lag = BigInt(batch.highWatermark) - BigInt(next.last) - 1n;
+      this.opts.metrics.lag.set(
+        { topic: batch.topic, partition: batch.partition },
+        Number(lag > 0n ? lag : 0n),
+      );
+    }
+  }
+
+  private async batcherFor(partition: number): Promise<PartitionBatcher<KafkaMessage> | undefined> {
+    const existing = this.batchers.get(partition);
+    if (existing) return existing;
+    const assignment = this.assignment;
+    const committed = await this.committedOffsets();
+    if (assignment !== this.assignment) return undefined;
+    const batcher = new PartitionBatcher<KafkaMessage>(
+      this.opts.topic,
+      partition,
+      committed.get(partition) ?? { offset: '-1', metadata: null },
+      this.opts.maxBatchEvents,
+    );
+    this.batchers.set(partition, batcher);
+    return batcher;
+  }
+
+  private committedOffsets(): Promise<Map<number, CommittedOffset>> {
+    this.committed ??= this.admin
+      .fetchOffsets({ groupId: this.opts.groupId, topics: [this.opts.topic] })
+      .then(([topic]) => new Map((topic?.partitions ?? []).map((p) => [p.partition, p])))
+      .catch((err: unknown) => {
+        this.committed = undefined;
+        throw err;
+      });
+    return this.committed;
+  }
+
+  /** True once the batch is stored and committed; false if the consumer is stopping first. */
+  private async load(batch: Batch<KafkaMessage>, payload: EachBatchPayload): Promise<boolean> {
+    const { logger, metrics } = this.opts;
+    const rows: EventRow[] = [];
+    const deadLetters: DeadLetter[] = [];
+    for (const message of batch.messages) {
+      const decoded = decodeEvent(message.value);
+      if (decoded.kind === 'ok') rows.push(decoded.row);
+      else deadLetters.push(this.deadLetter(batch, message, decoded.reason, decoded.detail));
+    }
+    metrics.batchSize.observe(batch.messages.length);
+    if (batch.replay) {
+      metrics.replayedBatches.inc();
+      logger.info(
+        { partition: batch.partition, first: batch.first, last: batch.last },
+        'replaying a planned batch',
+      );
+    }
+    let resume: (() => void) | undefined;
+    try {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await this.store(batch, rows, deadLetters, payload);
+          return true;
+        } catch (err) {
+          if (lostOwnership(err)) throw err;
+          metrics.insertFailures.inc();
+          logger.warn(
+            {
+              err: (err as Error).message,
+              partition: batch.partition,
+              first: batch.first,
+              last: batch.last,
+              attempt,
+            },
+            'could not store a batch; retrying',
+          );
+          // Stop fetching this partition until the batch is through: nothing behind it may be committed.
+          resume ??= payload.pause();
+          if (!(await this.backoff(attempt, payload))) return false;
+        }
+      }
+    } finally {
+      resume?.();
+    }
+  }
+
+  private async store(
+    batch: Batch<KafkaMessage>,
+    rows: EventRow[],
+    deadLetters: DeadLetter[],
+    payload: EachBatchPayload,
+  ): Promise<void> {
+    const { clickhouse, dlqTopic, metrics, logger, pauseBeforeCommitMs } = this.opts;
+    const { topic, partition } = batch;
+    if (rows.length > 0) {
+      await this.commit(payload, topic, partition, batch.first, encodePlan(batch));
+      const started = process.hrtime.bigint();
+      await this.whileHeartbeating(insertEvents(clickhouse, rows, { dedupToken: batch.dedupToken }), payload);
+      metrics.insertSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+      metrics.insertedEvents.inc(rows.length);
+    }
+    if (deadLetters.length > 0) {
+      await this.producer.send({ topic: dlqTopic, acks: -1, messages: deadLetters.map((d) => d.message) });
+      for (const d of deadLetters) metrics.deadLetters.inc({ reason: d.reason });
+    }
+    logger.debug(
+      {
+        partition,
+        first: batch.first,
+        last: batch.last,
+        events: rows.length,
+        deadLetters: deadLetters.length,
+      },
+      'batch stored',
+    );
+    if (pauseBeforeCommitMs > 0) await this.whileHeartbeating(sleep(pauseBeforeCommitMs), payload);
+    await this.commit(payload, topic, partition, String(BigInt(batch.last) + 1n), null);
+  }
+
+  /**
+   * Commits through the batch payload, which goes straight to the group coordinator with this
+   * member's generation. (`consumer.commitOffsets` silently does nothing once `stop()` began, which
+   * would lose the plan or the final commit of the batch that shutdown lets finish.)
+   */
+  private commit(
+    payload: EachBatchPayload,
+    topic: string,
+    partition: number,
+    offset: string,
+    metadata: string | null,
+  ) {
+    const entry = { partition, offset, metadata };
+    return payload.commitOffsetsIfNecessary({ topics: [{ topic, partitions: [entry] }] });
+  }
+
+  private deadLetter(
+    batch: Batch<KafkaMessage>,
+    message: KafkaMessage,
+    reason: DeadLetterReason,
+    detail: string,
+  ) {
+    return {
+      reason,
+      message: {
+        key: message.key,
+        value: message.value,
+        headers: {
+          'dlq-reason': reason,
+          'dlq-error': detail,
+          'dlq-source-topic': batch.topic,
+          'dlq-source-partition': String(batch.partition),
+          'dlq-source-offset': message.offset,
+          'dlq-consumer-group': this.opts.groupId,
+        },
+      },
+    };
+  }
+
+  /** Keeps the group membership alive during an insert that may outlast the session timeout. */
+  private async whileHeartbeating<T>(work: Promise<T>, payload: EachBatchPayload): Promise<T> {
+    let lost: unknown;
+    const timer = setInterval(() => {
+      payload.heartbeat().catch((err: unknown) => {
+        if (lostOwnership(err)) lost = err;
+      });
+    }, this.heartbeatIntervalMs);
+    try {
+      const result = await work;
+      if (lost) throw lost;
+      return result;
+    } finally {
+      clearInterval(timer);
+    }
+  }
+
+  /** Waits before the next attempt; false when the consumer is stopping (the batch stays uncommitted). */
+  private async backoff(attempt: number, payload: EachBatchPayload): Promise<boolean> {
+    const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (attempt - 1));
+    const until = Date.now() + delay * (0.5 + Math.random() / 2);
+    while (Date.now() < until) {
+      if (!payload.isRunning()) return false;
+      await sleep(Math.min(250, until - Date.now()));
+      // kafkajs sends at most one heartbeat per interval, so calling it often is cheap.
+      await payload.heartbeat().catch((err: unknown) => {
+        if (lostOwnership(err)) throw err;
+      });
+    }
+    return payload.isRunning();
+  }
+}
