@@ -106,7 +106,11 @@ export async function fireGoalAlerts(
   let fired = 0;
   for (const alert of await enabledGoalAlerts(deps.pool, goal.siteId, goal.goalName)) {
     const firing: Firing = {
-      ...rendered(alert, { alert_name: alert.name, site_domain: alert.site_domain, goal_name: goal.goalName }),
+      ...rendered(alert, {
+        alert_name: alert.name,
+        site_domain: alert.site_domain,
+        goal_name: goal.goalName,
+      }),
       value: null,
       window: null,
       eventId: goal.eventId,

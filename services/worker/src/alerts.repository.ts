@@ -114,7 +114,9 @@ export async function fireAlert(db: PoolClient, alert: AlertRow, firing: Firing)
     alert_name: alert.name,
     trigger: alert.trigger,
     value: firing.value,
-    window: firing.window ? { from: firing.window.from.toISOString(), to: firing.window.to.toISOString() } : null,
+    window: firing.window
+      ? { from: firing.window.from.toISOString(), to: firing.window.to.toISOString() }
+      : null,
     event_id: firing.eventId,
     subject: firing.subject,
     message: firing.message,

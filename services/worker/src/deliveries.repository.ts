@@ -65,7 +65,11 @@ export async function recordAttempt(
   return attempt;
 }
 
-export async function markSucceeded(db: PoolClient, deliveryId: string, subscriptionId: string): Promise<void> {
+export async function markSucceeded(
+  db: PoolClient,
+  deliveryId: string,
+  subscriptionId: string,
+): Promise<void> {
   await db.query(
     `UPDATE webhook_deliveries SET status = 'succeeded', next_attempt_at = NULL, completed_at = now()
       WHERE id = $1`,

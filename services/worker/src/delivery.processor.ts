@@ -48,7 +48,12 @@ type Outcome =
  * a dead worker) reads where the delivery stands and carries on. The `webhook-id` is the row's id,
  * so every attempt, re-runs included, carries the same one.
  */
-export async function processDelivery(deps: DeliveryDeps, job: Job, token: string | undefined, data: Deliver) {
+export async function processDelivery(
+  deps: DeliveryDeps,
+  job: Job,
+  token: string | undefined,
+  data: Deliver,
+) {
   const { pool, metrics } = deps;
   const delivery = await loadDelivery(pool, data.deliveryId);
   if (!delivery) {
@@ -96,7 +101,11 @@ export async function processDelivery(deps: DeliveryDeps, job: Job, token: strin
     }
     if (disabledNow || !delivery.subscription_enabled) {
       await markFailed(tx, delivery.id);
-      return { kind: 'failed', reason: `${describeFailure(res)}; endpoint disabled`, metric: 'endpoint_disabled' };
+      return {
+        kind: 'failed',
+        reason: `${describeFailure(res)}; endpoint disabled`,
+        metric: 'endpoint_disabled',
+      };
     }
     const delay = nextRetryDelay({
       attemptsMade: attempt,

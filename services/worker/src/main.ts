@@ -1,6 +1,7 @@
-import Fastify, { type FastifyBaseLogger } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import { Redis } from 'ioredis';
 import { clickhouseComponent, createClickHouse } from '@tidemark/clickhouse';
+import { loadConfigOrExit } from '@tidemark/config';
 import { createPool, postgresComponent } from '@tidemark/db';
 import { registerErrorHandler } from '@tidemark/http';
 import { createLogger } from '@tidemark/logging';
@@ -10,7 +11,7 @@ import { loadConfig } from './config';
 import { redisEvictionPolicy } from './redis-policy';
 import { startJobWorkers } from './worker';
 
-const config = loadConfig();
+const config = loadConfigOrExit('worker', loadConfig);
 const logger = createLogger({ name: 'worker', level: config.LOG_LEVEL, format: config.LOG_FORMAT });
 
 await runService({
@@ -18,7 +19,6 @@ await runService({
   logger,
   shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
   start: async ({ isShuttingDown }) => {
-    const components: Component[] = [];
     const registry = createMetricsRegistry('worker');
     // BullMQ workers block on Redis; they need `maxRetriesPerRequest: null`.
     const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
@@ -45,11 +45,16 @@ await runService({
       logger.warn('WEBHOOK_ALLOW_PRIVATE_TARGETS is on: webhooks may reach private and loopback addresses');
     }
 
-    const app = Fastify({ loggerInstance: logger as FastifyBaseLogger, disableRequestLogging: true });
+    const app = Fastify({
+      loggerInstance: logger as FastifyBaseLogger,
+      // Only probes and scrapes call the ops server: no line per request.
+      logController: new LogController({ disableRequestLogging: true }),
+    });
     registerErrorHandler(app);
-    // Registered before the job workers start so a failed start still closes what was opened.
-    components.push({ name: 'http', onShutdown: () => app.close() });
-    const clients: Component[] = [
+    const jobWorkers = await startJobWorkers({ config, logger, registry, pool, clickhouse, http });
+    const components: Component[] = [
+      { name: 'http', onShutdown: () => app.close() },
+      ...jobWorkers,
       { name: 'webhook-http', onShutdown: () => http.close() },
       {
         name: 'redis',
@@ -60,10 +65,10 @@ await runService({
           await redis.quit();
         },
       },
+      // Only threshold alerts need ClickHouse: without it deliveries still flow.
       { ...clickhouseComponent(clickhouse), critical: false },
       postgresComponent(pool),
     ];
-    components.push(...(await startJobWorkers({ config, logger, registry, pool, clickhouse, http })), ...clients);
 
     registerOpsRoutes(app, { components: () => components, registry, isShuttingDown });
     await app.listen({ port: config.PORT, host: config.HOST });

@@ -39,13 +39,13 @@ export async function queueStats(queue: Queue): Promise<QueueStats> {
  * stuck, paused or gone), which a backlog alone (workers busy) does not.
  */
 export function queueHealth(queues: Queue[], registry: Registry, stuckAfterMs: number): Component {
-  // One read of Redis per scrape, shared by both gauges.
-  let cached: { at: number; stats: Promise<QueueStats[]> } | undefined;
+  // Both gauges are collected concurrently on a scrape: they share one read of Redis in flight.
+  let inFlight: Promise<QueueStats[]> | undefined;
   const stats = () => {
-    if (!cached || Date.now() - cached.at > 1_000) {
-      cached = { at: Date.now(), stats: Promise.all(queues.map(queueStats)) };
-    }
-    return cached.stats;
+    inFlight ??= Promise.all(queues.map(queueStats)).finally(() => {
+      inFlight = undefined;
+    });
+    return inFlight;
   };
 
   new Gauge<'queue' | 'state'>({
@@ -76,7 +76,9 @@ export function queueHealth(queues: Queue[], registry: Registry, stuckAfterMs: n
       if (stuck.length > 0) {
         throw new Error(
           stuck
-            .map((s) => `${s.queue}: a job has waited ${Math.round(s.oldestWaitingMs / 1_000)} s, none active`)
+            .map(
+              (s) => `${s.queue}: a job has waited ${Math.round(s.oldestWaitingMs / 1_000)} s, none active`,
+            )
             .join('; '),
         );
       }

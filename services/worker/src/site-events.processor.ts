@@ -56,7 +56,10 @@ export async function processFanout(deps: SiteEventsDeps, job: FanoutEvents) {
       ...(await createEventDeliveries(deps.pool, {
         siteId: job.siteId,
         type,
-        timestamp: events.reduce((latest, e) => (e.timestamp > latest ? e.timestamp : latest), events[0]!.timestamp),
+        timestamp: events.reduce(
+          (latest, e) => (e.timestamp > latest ? e.timestamp : latest),
+          events[0]!.timestamp,
+        ),
         data,
         dedupeKey: `batch:${job.batchKey}:${type}`,
       })),

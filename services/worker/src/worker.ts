@@ -49,7 +49,9 @@ export async function startJobWorkers(deps: JobWorkersDeps): Promise<Component[]
     siteEvents: createSiteEventsQueue(conn),
   };
   for (const queue of Object.values(queues)) {
-    queue.on('error', (err) => logger.warn({ err: err.message, queue: queue.name }, 'queue connection error'));
+    queue.on('error', (err) =>
+      logger.warn({ err: err.message, queue: queue.name }, 'queue connection error'),
+    );
   }
 
   const deliveryDeps: DeliveryDeps = {
@@ -81,8 +83,15 @@ export async function startJobWorkers(deps: JobWorkersDeps): Promise<Component[]
 
   const ctx: WorkerContext = { config, logger, metrics, conn };
   const workers = [
-    createWorker(ctx, QUEUE_NAMES.webhookDelivery, webhookDeliveryJob, config.WORKER_CONCURRENCY_WEBHOOK_DELIVERY, (data, job, token) =>
-      data.type === 'deliver' ? processDelivery(deliveryDeps, job, token, data) : sweepDeliveries(deliveryDeps),
+    createWorker(
+      ctx,
+      QUEUE_NAMES.webhookDelivery,
+      webhookDeliveryJob,
+      config.WORKER_CONCURRENCY_WEBHOOK_DELIVERY,
+      (data, job, token) =>
+        data.type === 'deliver'
+          ? processDelivery(deliveryDeps, job, token, data)
+          : sweepDeliveries(deliveryDeps),
     ),
     createWorker(ctx, QUEUE_NAMES.alerts, alertsJob, config.WORKER_CONCURRENCY_ALERTS, (data) =>
       data.type === 'schedule-threshold-alerts'
@@ -90,7 +99,9 @@ export async function startJobWorkers(deps: JobWorkersDeps): Promise<Component[]
         : evaluateThresholdAlert(alertDeps, data),
     ),
     createWorker(ctx, QUEUE_NAMES.siteEvents, siteEventsJob, config.WORKER_CONCURRENCY_SITE_EVENTS, (data) =>
-      data.type === 'goal-completed' ? processGoalCompleted(siteEventsDeps, data) : processFanout(siteEventsDeps, data),
+      data.type === 'goal-completed'
+        ? processGoalCompleted(siteEventsDeps, data)
+        : processFanout(siteEventsDeps, data),
     ),
   ];
 
@@ -111,7 +122,7 @@ export async function startJobWorkers(deps: JobWorkersDeps): Promise<Component[]
       },
     },
     {
-      name: 'queues',
+      name: 'queue-producers',
       onShutdown: async () => {
         await Promise.all(Object.values(queues).map((q) => q.close()));
       },
@@ -167,7 +178,9 @@ function createWorker<S extends z.ZodType<{ type: string }>>(
     const final = err instanceof UnrecoverableError || (job && job.attemptsMade >= (job.opts.attempts ?? 1));
     logger.warn({ queue, jobId: job?.id, name: job?.name, err: err.message, final }, 'job failed');
   });
-  worker.on('stalled', (jobId) => logger.warn({ queue, jobId }, 'job stalled: its worker stopped, running it again'));
+  worker.on('stalled', (jobId) =>
+    logger.warn({ queue, jobId }, 'job stalled: its worker stopped, running it again'),
+  );
   worker.on('error', (err) => logger.error({ err, queue }, 'worker error'));
   return worker;
 }

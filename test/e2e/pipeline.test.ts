@@ -1,0 +1,96 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClickHouse } from '@tidemark/clickhouse';
+import { startPipeline, type RunningPipeline } from '../support/services';
+import { waitFor } from '../support/stack';
+
+/**
+ * The first event through the whole pipe, with every piece real and in its own process: a site
+ * made through the api, a beacon to ingest, Kafka, the consumer's insert into ClickHouse over
+ * HTTP, and the api reading it back through its ClickHouse access (`events_this_month`).
+ */
+describe('tracker beacon → ingest → Kafka → consumer → ClickHouse → api', () => {
+  let pipeline: RunningPipeline;
+
+  beforeAll(async () => {
+    pipeline = await startPipeline(['api', 'consumer', 'ingest']);
+  });
+
+  afterAll(async () => {
+    await pipeline?.stop();
+  });
+
+  const api = async (path: string, init: { method?: string; token?: string; body?: unknown } = {}) => {
+    const res = await fetch(`${pipeline.urls.api}${path}`, {
+      method: init.method ?? 'GET',
+      headers: {
+        ...(init.body ? { 'content-type': 'application/json' } : {}),
+        ...(init.token ? { authorization: `Bearer ${init.token}` } : {}),
+      },
+      body: init.body ? JSON.stringify(init.body) : undefined,
+    });
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- response shapes are asserted field by field
+    return { status: res.status, body: (await res.json()) as { data: any } };
+  };
+
+  it('shows an accepted event in the api within seconds', async () => {
+    const signup = await api('/api/v1/auth/signup', {
+      method: 'POST',
+      body: { email: 'first@example.com', password: 'correct horse battery', name: 'First' },
+    });
+    expect(signup.status).toBe(201);
+    const token = signup.body.data.token as string;
+    const created = await api('/api/v1/sites', {
+      method: 'POST',
+      token,
+      body: { domain: 'shop.example.com', name: 'Shop', timezone: 'Europe/Berlin' },
+    });
+    expect(created.status).toBe(201);
+    const site = created.body.data as { id: string; site_key: string; events_this_month: number | null };
+    expect(site.events_this_month).toBe(0);
+
+    const eventId = crypto.randomUUID();
+    const beacon = await fetch(`${pipeline.urls.ingest}/api/v1/track`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'text/plain',
+        'user-agent':
+          'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15',
+        'x-forwarded-for': '81.2.69.160',
+      },
+      body: JSON.stringify({
+        site_key: site.site_key,
+        name: 'pageview',
+        url: 'https://shop.example.com/pricing',
+        event_id: eventId,
+      }),
+    });
+    expect(beacon.status).toBe(202);
+
+    const seen = await waitFor(
+      async () => {
+        const res = await api(`/api/v1/sites/${site.id}`, { token });
+        return res.body.data.events_this_month === 1 ? res.body.data : undefined;
+      },
+      { timeout: 30_000, interval: 250, message: 'the event in events_this_month' },
+    );
+    expect(seen.id).toBe(site.id);
+
+    const clickhouse = createClickHouse({
+      url: pipeline.env.CLICKHOUSE_URL!,
+      database: pipeline.env.CLICKHOUSE_DATABASE!,
+    });
+    try {
+      const rows = await (
+        await clickhouse.query({
+          query:
+            'SELECT toString(event_id) AS event_id, pathname, browser FROM events WHERE site_id = {site:UUID}',
+          query_params: { site: site.id },
+          format: 'JSONEachRow',
+        })
+      ).json<{ event_id: string; pathname: string; browser: string }>();
+      expect(rows).toEqual([{ event_id: eventId, pathname: '/pricing', browser: 'Safari' }]);
+    } finally {
+      await clickhouse.close();
+    }
+  });
+});
