@@ -8,6 +8,16 @@ const SALT_TTL_SECONDS = 2 * 24 * 3600;
 const utcDay = (at: Date) => at.toISOString().slice(0, 10);
 
 /**
+ * A session id whose high 32 bits are the session's start (Unix seconds) and low 32 bits random:
+ * `sessions` is ordered by (site_id, session_id), so a stats query can skip every session that
+ * started long before its period instead of merging a site's whole history.
+ */
+export function newSessionId(at: Date): string {
+  const start = BigInt(Math.floor(at.getTime() / 1000)) & 0xffff_ffffn;
+  return ((start << 32n) | BigInt(randomBytes(4).readUInt32BE())).toString();
+}
+
+/**
  * Visitor ids are a keyed hash of (daily salt, site, IP, user agent); sessions continue while a
  * visitor's events arrive within the timeout. Both live in Redis so every ingest replica agrees.
  *
@@ -67,7 +77,7 @@ export class VisitorIdentity {
    */
   async sessionFor(siteId: string, visitorId: string, at: Date): Promise<string> {
     const key = `${this.prefix}:session:${siteId}:${visitorId}`;
-    const candidate = randomBytes(8).readBigUInt64BE().toString();
+    const candidate = newSessionId(at);
     try {
       const results = await this.redis
         .multi()
@@ -79,12 +89,14 @@ export class VisitorIdentity {
       return typeof existing === 'string' ? existing : candidate;
     } catch (err) {
       this.degraded(err as Error);
-      const window = Math.floor(at.getTime() / 1000 / this.sessionTimeoutSeconds);
-      return createHash('sha256')
-        .update(`${siteId}:${visitorId}:${window}`)
+      // Same layout as newSessionId: the window's start, then a hash that every replica agrees on.
+      const windowStart =
+        Math.floor(at.getTime() / 1000 / this.sessionTimeoutSeconds) * this.sessionTimeoutSeconds;
+      const low = createHash('sha256')
+        .update(`${siteId}:${visitorId}:${windowStart}`)
         .digest()
-        .readBigUInt64BE()
-        .toString();
+        .readUInt32BE();
+      return ((BigInt(windowStart) << 32n) | BigInt(low)).toString();
     }
   }
 
