@@ -16,6 +16,7 @@ export {
   enqueueDelivery,
   enqueueEventsFanout,
   enqueueGoalCompleted,
+  enqueueGoalCompletions,
   enqueueRedelivery,
   enqueueThresholdEvaluations,
   queuePrefix,
@@ -28,3 +29,4 @@ export {
   type SiteEventsQueue,
   type WebhookDeliveryQueue,
 } from './queues';
+export { siteConfigChannel } from './channels';

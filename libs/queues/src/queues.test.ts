@@ -6,6 +6,7 @@ import {
   enqueueDeliveries,
   enqueueEventsFanout,
   enqueueGoalCompleted,
+  enqueueGoalCompletions,
   enqueueRedelivery,
   enqueueThresholdEvaluations,
   queuePrefix,
@@ -134,6 +135,8 @@ describe('enqueue helpers', () => {
     expect(added[0]!.data).toEqual({ type: 'goal-completed', ...goal });
     expect(added[0]!.opts.jobId).toMatch(new RegExp(`^goal_${goal.eventId}_[0-9a-f]{16}$`));
     expect(added[1]!.opts.jobId).not.toBe(added[0]!.opts.jobId);
+    await enqueueGoalCompletions(queue, [goal, { ...goal, goalName: 'Other' }]);
+    expect(added.slice(2).map((a) => a.opts.jobId)).toEqual(added.slice(0, 2).map((a) => a.opts.jobId));
   });
 
   it('split event fan-out in jobs of 100 events keyed by batch', async () => {

@@ -44,12 +44,17 @@ export function bullOptions(conn: QueueConnection, connection: Partial<Connectio
   };
 }
 
-export const createWebhookDeliveryQueue = (conn: QueueConnection): WebhookDeliveryQueue =>
-  new Queue(QUEUE_NAMES.webhookDelivery, bullOptions(conn));
+/** `connection` adjusts the client, e.g. to fail fast in a request path instead of waiting for Redis. */
+export const createWebhookDeliveryQueue = (
+  conn: QueueConnection,
+  connection: Partial<ConnectionOptions> = {},
+): WebhookDeliveryQueue => new Queue(QUEUE_NAMES.webhookDelivery, bullOptions(conn, connection));
 export const createAlertsQueue = (conn: QueueConnection): AlertsQueue =>
   new Queue(QUEUE_NAMES.alerts, bullOptions(conn));
-export const createSiteEventsQueue = (conn: QueueConnection): SiteEventsQueue =>
-  new Queue(QUEUE_NAMES.siteEvents, bullOptions(conn));
+export const createSiteEventsQueue = (
+  conn: QueueConnection,
+  connection: Partial<ConnectionOptions> = {},
+): SiteEventsQueue => new Queue(QUEUE_NAMES.siteEvents, bullOptions(conn, connection));
 
 // Finished jobs are kept a while (for inspection, and so a jobId stays taken: adding a job whose
 // id exists is a no-op) but bounded, so Redis memory does not grow with traffic.
@@ -123,10 +128,18 @@ export interface GoalCompletion {
  * sends `goal.completed` webhooks. Idempotent per (event, goal).
  */
 export async function enqueueGoalCompleted(queue: SiteEventsQueue, goal: GoalCompletion): Promise<void> {
-  await queue.add(
-    'goal-completed',
-    { type: 'goal-completed', ...goal },
-    { ...EVENT_JOB, jobId: `goal_${goal.eventId}_${shortHash(goal.goalName)}` },
+  await enqueueGoalCompletions(queue, [goal]);
+}
+
+/** `enqueueGoalCompleted` for many completions in one round trip (a consumer batch). */
+export async function enqueueGoalCompletions(queue: SiteEventsQueue, goals: GoalCompletion[]): Promise<void> {
+  if (goals.length === 0) return;
+  await queue.addBulk(
+    goals.map((goal) => ({
+      name: 'goal-completed' as const,
+      data: { type: 'goal-completed' as const, ...goal },
+      opts: { ...EVENT_JOB, jobId: `goal_${goal.eventId}_${shortHash(goal.goalName)}` },
+    })),
   );
 }
 

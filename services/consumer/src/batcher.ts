@@ -16,8 +16,10 @@
  *
  *   1. plan     commit offset = first, metadata = {"plan":{"first","last"}}  (position unchanged)
  *   2. insert   the decodable messages of [first, last], token `<topic>:<partition>:<first>-<last>`
- *   3. dead-letter the others, each to the DLQ topic with its reason
- *   4. commit   offset = last + 1, no metadata
+ *   3. notify   enqueue the worker's jobs for the stored events (notifications.ts); their ids come
+ *               from the events and the range, so a replay enqueues nothing new
+ *   4. dead-letter the others, each to the DLQ topic with its reason
+ *   5. commit   offset = last + 1, no metadata
  *
  * Whoever reads the partition next (this process after an error, a restarted one, or another group
  * member after a rebalance) starts at the committed offset. When a plan is attached it waits for,

@@ -1,10 +1,29 @@
-import { clickhouseEnv, envInt, envPort, kafkaEnv, parseEnv, serviceEnv, z } from '@tidemark/config';
+import {
+  clickhouseEnv,
+  envInt,
+  envPort,
+  kafkaEnv,
+  parseEnv,
+  postgresEnv,
+  redisEnv,
+  serviceEnv,
+  z,
+} from '@tidemark/config';
 
 export const consumerEnv = z.object({
   ...serviceEnv,
   ...kafkaEnv,
   ...clickhouseEnv,
+  /** Goals and webhook subscriptions: which stored events the worker must hear about. */
+  ...postgresEnv,
+  /** The worker's `site-events` queue, and the api's config invalidations. */
+  ...redisEnv,
   PORT: envPort(3002),
+  /**
+   * How long a site's goals and subscribed event types are cached. The api's changes drop the entry
+   * at once through Redis; this bounds staleness when that message is lost.
+   */
+  SITE_CONFIG_TTL_MS: envInt(10_000, { min: 100, max: 600_000 }),
   /** Raw events are deleted after this many days (the `events` TTL, set when the table is created). */
   RAW_RETENTION_DAYS: envInt(90, { min: 1, max: 36_500 }),
   CONSUMER_GROUP_ID: z.string().min(1).default('tidemark-consumer'),

@@ -1,12 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Partitioners } from 'kafkajs';
 import { insertEvents, type ClickHouse, type EventRow } from '@tidemark/clickhouse';
+import type { EnrichedEventV1 } from '@tidemark/events';
 import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from '@tidemark/kafka';
 import type { Logger } from '@tidemark/logging';
 import type { Component } from '@tidemark/runtime';
 import { encodePlan, PartitionBatcher, type Batch, type CommittedOffset } from './batcher';
 import { decodeEvent, type DeadLetterReason } from './decode';
 import type { ConsumerMetrics } from './metrics';
+import type { Notifier } from './notifications';
 
 export interface EventLoaderOptions {
   kafka: Kafka;
@@ -23,6 +25,8 @@ export interface EventLoaderOptions {
   pauseBeforeCommitMs: number;
   logger: Logger;
   metrics: ConsumerMetrics;
+  /** Tells the worker about the stored events (goal completions, webhook fan-out) before the commit. */
+  notifier: Notifier;
   /** kafkajs gave up on the consumer (a non-retriable error): the process should stop and be restarted. */
   onFatal: (err: Error) => void;
 }
@@ -46,9 +50,11 @@ const LOST_OWNERSHIP = new Set([
 const lostOwnership = (err: unknown) => LOST_OWNERSHIP.has((err as { type?: string }).type ?? '');
 
 /**
- * Loads the events topic into ClickHouse exactly once (see batcher.ts for the protocol). Every
- * batch is retried until it is stored and committed: while ClickHouse (or the DLQ) is unavailable
- * the partition is paused and the attempt backs off, heartbeating so the group keeps it here.
+ * Loads the events topic into ClickHouse exactly once (see batcher.ts for the protocol), and tells
+ * the worker about the stored events (notifications.ts) at least once. Every batch is retried until
+ * it is stored, notified and committed: while ClickHouse, PostgreSQL or Redis (or the DLQ) is
+ * unavailable the partition is paused and the attempt backs off, heartbeating so the group keeps it
+ * here. A retry resumes at the step that failed.
  */
 export class EventLoader {
   private readonly consumer: Consumer;
@@ -202,11 +208,14 @@ export class EventLoader {
   private async load(batch: Batch<KafkaMessage>, payload: EachBatchPayload): Promise<boolean> {
     const { logger, metrics } = this.opts;
     const rows: EventRow[] = [];
+    const events: EnrichedEventV1[] = [];
     const deadLetters: DeadLetter[] = [];
     for (const message of batch.messages) {
       const decoded = decodeEvent(message.value);
-      if (decoded.kind === 'ok') rows.push(decoded.row);
-      else deadLetters.push(this.deadLetter(batch, message, decoded.reason, decoded.detail));
+      if (decoded.kind === 'ok') {
+        rows.push(decoded.row);
+        events.push(decoded.event);
+      } else deadLetters.push(this.deadLetter(batch, message, decoded.reason, decoded.detail));
     }
     metrics.batchSize.observe(batch.messages.length);
     if (batch.replay) {
@@ -217,14 +226,22 @@ export class EventLoader {
       );
     }
     let resume: (() => void) | undefined;
+    // Steps done survive a failed attempt: a Redis outage does not send the rows to ClickHouse again.
+    let stored = false;
+    let notified = false;
     try {
       for (let attempt = 1; ; attempt++) {
         try {
-          await this.store(batch, rows, deadLetters, payload);
+          if (!stored) await this.store(batch, rows, payload);
+          stored = true;
+          if (!notified) await this.whileHeartbeating(this.opts.notifier.notify(batch, events), payload);
+          notified = true;
+          await this.finish(batch, rows.length, deadLetters, payload);
           return true;
         } catch (err) {
           if (lostOwnership(err)) throw err;
-          metrics.insertFailures.inc();
+          const notifying = stored && !notified;
+          (notifying ? metrics.notifyFailures : metrics.insertFailures).inc();
           logger.warn(
             {
               err: (err as Error).message,
@@ -233,7 +250,9 @@ export class EventLoader {
               last: batch.last,
               attempt,
             },
-            'could not store a batch; retrying',
+            notifying
+              ? 'could not notify the worker of a stored batch; retrying'
+              : 'could not store a batch; retrying',
           );
           // Stop fetching this partition until the batch is through: nothing behind it may be committed.
           resume ??= payload.pause();
@@ -245,21 +264,30 @@ export class EventLoader {
     }
   }
 
+  /** Steps 1 and 2 of the protocol: record the plan, insert. */
   private async store(
     batch: Batch<KafkaMessage>,
     rows: EventRow[],
+    payload: EachBatchPayload,
+  ): Promise<void> {
+    const { clickhouse, metrics } = this.opts;
+    if (rows.length === 0) return;
+    await this.commit(payload, batch.topic, batch.partition, batch.first, encodePlan(batch));
+    const started = process.hrtime.bigint();
+    await this.whileHeartbeating(insertEvents(clickhouse, rows, { dedupToken: batch.dedupToken }), payload);
+    metrics.insertSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    metrics.insertedEvents.inc(rows.length);
+  }
+
+  /** Steps 4 and 5: dead-letter what could not be decoded, commit the end of the batch. */
+  private async finish(
+    batch: Batch<KafkaMessage>,
+    events: number,
     deadLetters: DeadLetter[],
     payload: EachBatchPayload,
   ): Promise<void> {
-    const { clickhouse, dlqTopic, metrics, logger, pauseBeforeCommitMs } = this.opts;
+    const { dlqTopic, metrics, logger, pauseBeforeCommitMs } = this.opts;
     const { topic, partition } = batch;
-    if (rows.length > 0) {
-      await this.commit(payload, topic, partition, batch.first, encodePlan(batch));
-      const started = process.hrtime.bigint();
-      await this.whileHeartbeating(insertEvents(clickhouse, rows, { dedupToken: batch.dedupToken }), payload);
-      metrics.insertSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
-      metrics.insertedEvents.inc(rows.length);
-    }
     if (deadLetters.length > 0) {
       await this.producer.send({ topic: dlqTopic, acks: -1, messages: deadLetters.map((d) => d.message) });
       for (const d of deadLetters) metrics.deadLetters.inc({ reason: d.reason });
@@ -269,7 +297,7 @@ export class EventLoader {
         partition,
         first: batch.first,
         last: batch.last,
-        events: rows.length,
+        events,
         deadLetters: deadLetters.length,
       },
       'batch stored',

@@ -38,6 +38,22 @@ export function createConsumerMetrics(registry: Registry) {
       help: 'Batches re-formed from a plan recorded by an earlier attempt (after a crash or rebalance)',
       registers,
     }),
+    notifyFailures: new Counter({
+      name: 'tidemark_consumer_notify_failures_total',
+      help: 'Failed attempts to enqueue the worker jobs of a stored batch (PostgreSQL or Redis unavailable); each is retried',
+      registers,
+    }),
+    workerNotifications: new Counter<'kind'>({
+      name: 'tidemark_consumer_worker_notifications_total',
+      help: 'Stored events handed to the worker: goal completions, and events fanned out to webhooks (replays count again)',
+      labelNames: ['kind'],
+      registers,
+    }),
+    siteConfigStale: new Counter({
+      name: 'tidemark_consumer_site_config_stale_total',
+      help: 'Site configs answered from an expired cache entry because PostgreSQL could not be read',
+      registers,
+    }),
     deadLetters: new Counter<'reason'>({
       name: 'tidemark_consumer_dead_letters_total',
       help: 'Messages sent to the dead-letter topic, by reason',
