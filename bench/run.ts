@@ -8,7 +8,13 @@
 import { cpus, totalmem } from 'node:os';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { api } from './scenarios/api';
 import { baseline } from './scenarios/baseline';
+import { consumer } from './scenarios/consumer';
+import { freshness } from './scenarios/freshness';
+import { ingest } from './scenarios/ingest';
+import { stats } from './scenarios/stats';
+import { webhooks } from './scenarios/webhooks';
 
 export interface ScenarioResult {
   figures: Record<string, number>;
@@ -30,7 +36,7 @@ export interface Scenario {
   run(ctx: ScenarioContext): Promise<ScenarioResult>;
 }
 
-const SCENARIOS: Scenario[] = [baseline];
+const SCENARIOS: Scenario[] = [baseline, ingest, consumer, freshness, api, webhooks, stats];
 
 const FILE = fileURLToPath(new URL('../BENCHMARKS.md', import.meta.url));
 const MARK = /<!-- results (\{.*\}) -->/;

@@ -15,6 +15,8 @@ export interface LoadOptions {
   /** Fixed request rate for latency at a given load; omit for "as fast as it goes". */
   rate?: number;
   pipelining?: number;
+  /** Called with the load generator's pid once it runs (to watch its CPU). */
+  onStart?: (pid: number) => void;
 }
 
 export interface LoadResult {
@@ -46,6 +48,7 @@ export function runLoad(opts: LoadOptions): Promise<LoadResult> {
   args.push(opts.url);
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    if (child.pid) opts.onStart?.(child.pid);
     let out = '';
     let err = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
@@ -117,4 +120,38 @@ export async function rssMb(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
   return Math.round(kb / 1024);
+}
+
+/** Resolves with the first line of the child's stdout matching `pattern` from now on. */
+export function waitForLine(
+  child: ChildProcess,
+  pattern: RegExp,
+  timeoutMs: number,
+): Promise<RegExpMatchArray> {
+  return new Promise((resolve, reject) => {
+    let partial = '';
+    // A listener of our own rather than a second readline: closing one would pause the shared stream.
+    const onData = (chunk: Buffer) => {
+      const lines = (partial + chunk.toString()).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) {
+        const match = line.match(pattern);
+        if (match) return finish(undefined, match);
+      }
+    };
+    const onExit = (code: number | null) => finish(new Error(`process ${child.pid} exited (${code}) first`));
+    const timer = setTimeout(
+      () => finish(new Error(`no line matching ${pattern} within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    function finish(err: Error | undefined, match?: RegExpMatchArray) {
+      clearTimeout(timer);
+      child.stdout!.off('data', onData);
+      child.off('exit', onExit);
+      if (err) reject(err);
+      else resolve(match!);
+    }
+    child.stdout!.on('data', onData);
+    child.once('exit', onExit);
+  });
 }

@@ -1,0 +1,74 @@
+/**
+ * The consumer scenario's baseline, run as its own process: a kafkajs group member with the
+ * consumer's fetch settings and partition concurrency that decodes every message (JSON and the
+ * `enrichedEventV1` contract) and commits each batch, but stores nothing. Env: KAFKA_BROKERS,
+ * TOPIC, GROUP_ID, EXPECTED. Prints `ready <ms>` once it joined the group and
+ * `done <count> <invalid> <ms>` once it has consumed EXPECTED messages (epoch milliseconds).
+ */
+import { Kafka, logLevel } from 'kafkajs';
+import { enrichedEventV1 } from '@tidemark/events';
+
+const env = (name: string) => {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is required`);
+  return value;
+};
+
+const expected = Number(env('EXPECTED'));
+const topic = env('TOPIC');
+const kafka = new Kafka({
+  clientId: 'bench-consume-only',
+  brokers: env('KAFKA_BROKERS').split(','),
+  logLevel: logLevel.NOTHING,
+});
+// The real consumer's defaults (services/consumer/src/config.ts and event-loader.ts).
+const consumer = kafka.consumer({
+  groupId: env('GROUP_ID'),
+  maxWaitTimeInMs: 1_000,
+  minBytes: 1024 * 1024,
+  maxBytesPerPartition: 10_000 * 1024,
+  maxBytes: 128 * 1024 * 1024,
+  allowAutoTopicCreation: false,
+});
+
+let consumed = 0;
+let invalid = 0;
+let reported = false;
+
+await consumer.connect();
+await consumer.subscribe({ topics: [topic], fromBeginning: true });
+await consumer.run({
+  autoCommit: false,
+  eachBatchAutoResolve: false,
+  partitionsConsumedConcurrently: 4,
+  eachBatch: async ({ batch, resolveOffset, commitOffsetsIfNecessary }) => {
+    for (const message of batch.messages) {
+      try {
+        if (!enrichedEventV1.safeParse(JSON.parse(message.value?.toString('utf8') ?? '')).success) invalid++;
+      } catch {
+        invalid++;
+      }
+    }
+    const last = batch.messages.at(-1);
+    if (!last) return;
+    resolveOffset(last.offset);
+    await commitOffsetsIfNecessary({
+      topics: [
+        {
+          topic: batch.topic,
+          partitions: [{ partition: batch.partition, offset: String(BigInt(last.offset) + 1n) }],
+        },
+      ],
+    });
+    consumed += batch.messages.length;
+    if (consumed >= expected && !reported) {
+      reported = true;
+      console.log(`done ${consumed} ${invalid} ${Date.now()}`);
+    }
+  },
+});
+console.log(`ready ${Date.now()}`);
+
+process.on('SIGTERM', () => {
+  void consumer.disconnect().finally(() => process.exit(0));
+});

@@ -1,0 +1,209 @@
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createClickHouse, insertEvents, toEventRow } from '@tidemark/clickhouse';
+import { uniqueSuffix } from '../../test/support/names';
+import { CpuSampler, describeCpu } from '../lib/cpu';
+import { enrichedEvents } from '../lib/events';
+import { runLoad, startProcess } from '../lib/load';
+import { scrapeMetric, startApi, stopAll, type ServiceProcess } from '../lib/services';
+import { startBenchStack } from '../lib/stack';
+import { percentile, round } from '../lib/stats';
+import type { Scenario } from '../run';
+
+const SITES = 10;
+/** Events of this month in ClickHouse across the sites, so the list's per-site counts read real rows. */
+const EVENTS = 100_000;
+/** The baseline scenario's load: 50 connections for 10 s, after a 3 s warm-up. */
+const CONNECTIONS = 50;
+const SECONDS = 10;
+/** Rate limits this high still run the Redis limiter on every request but never reject one. */
+const UNREACHABLE_LIMIT = '1000000000';
+
+async function call<T>(origin: string, method: 'GET' | 'POST', path: string, token?: string, body?: unknown) {
+  const res = await fetch(`${origin}${path}`, {
+    method,
+    headers: {
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+    },
+    body: body !== undefined ? JSON.stringify(body) : undefined,
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${path} answered ${res.status}: ${text}`);
+  return (JSON.parse(text) as { data: T }).data;
+}
+
+/**
+ * `GET /api/v1/sites` with an account token (`tma_`, `sites:read`) against one real api process:
+ * token lookup, the Redis rate limiters, the PostgreSQL site list and the ClickHouse count of this
+ * month's events per site. Target from issue 5: ≥ 40% of the bare fastify baseline's requests/s.
+ */
+export const api: Scenario = {
+  name: 'api',
+  description:
+    'api service: authenticated GET /api/v1/sites (account token, 10 sites with events) vs the bare fastify baseline',
+  async run(ctx) {
+    const base = await ctx.baseline();
+    const stack = await startBenchStack();
+    const running: Array<ServiceProcess | undefined> = [];
+    const clickhouse = createClickHouse({
+      url: stack.env.CLICKHOUSE_URL!,
+      database: stack.env.CLICKHOUSE_DATABASE!,
+    });
+    try {
+      // The same route, shape and load against the bare server: how much the route's work costs.
+      const bare = await startProcess('bench/lib/bare-server.ts', { PORT: '0' }, /listening (http:\/\/\S+)/);
+      running.push(bare);
+      const bareLoad = { url: `${bare.match[1]}/api/v1/sites`, connections: CONNECTIONS };
+      await runLoad({ ...bareLoad, durationSeconds: 3 });
+      const bareGet = await runLoad({ ...bareLoad, durationSeconds: SECONDS });
+      await bare.stop();
+      running.pop();
+
+      const service = await startApi(stack.env, {
+        JWT_SECRET: randomBytes(32).toString('base64url'),
+        RATE_LIMIT_PER_IP_PER_MINUTE: UNREACHABLE_LIMIT,
+        RATE_LIMIT_PER_TOKEN_PER_HOUR: UNREACHABLE_LIMIT,
+      });
+      running.push(service);
+      const origin = service.match[1]!;
+
+      // Everything through the api, as a user would: sign up, add the sites, make a read token.
+      const user = await call<{ token: string }>(origin, 'POST', '/api/v1/auth/signup', undefined, {
+        email: `bench-${uniqueSuffix()}@example.com`,
+        password: 'a long enough benchmark password',
+        name: 'Bench',
+      });
+      const sites: string[] = [];
+      for (let i = 0; i < SITES; i++) {
+        const site = await call<{ id: string }>(origin, 'POST', '/api/v1/sites', user.token, {
+          domain: `site-${i}-${uniqueSuffix()}.example.com`,
+          name: `Site ${i}`,
+        });
+        sites.push(site.id);
+      }
+      const accountToken = await call<{ token: string }>(
+        origin,
+        'POST',
+        '/api/v1/access-tokens',
+        user.token,
+        {
+          name: 'bench',
+          permissions: ['sites:read'],
+        },
+      );
+      if (!accountToken.token.startsWith('tma_')) throw new Error('expected an account token (tma_...)');
+      const events = enrichedEvents({ sites, spreadMs: 3600_000 });
+      const rows = Array.from({ length: EVENTS }, () => toEventRow(events.next().value!));
+      await insertEvents(clickhouse, rows, { dedupToken: `bench-api-${uniqueSuffix()}` });
+
+      const listed = await call<Array<{ events_this_month: number | null }>>(
+        origin,
+        'GET',
+        '/api/v1/sites',
+        accountToken.token,
+      );
+      const counted = listed.reduce((sum, s) => sum + (s.events_this_month ?? 0), 0);
+      if (listed.length !== SITES || counted === 0) {
+        throw new Error(
+          `GET /api/v1/sites listed ${listed.length} sites with ${counted} events: setup is wrong`,
+        );
+      }
+
+      const load = {
+        url: `${origin}/api/v1/sites`,
+        headers: { authorization: `Bearer ${accountToken.token}` },
+        connections: CONNECTIONS,
+      };
+      // The api's own events_this_month query, timed from here: idle, then while the load runs, to
+      // show how long a request waits for ClickHouse (the engine host runs one query at a time).
+      const monthStart = new Date(Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth(), 1));
+      const timeCountQuery = async () => {
+        const started = performance.now();
+        const rs = await clickhouse.query({
+          query: `SELECT toString(site_id) AS id, count() AS events FROM events
+                   WHERE site_id IN {site_ids:Array(UUID)} AND timestamp >= {from:DateTime64(3, 'UTC')}
+                   GROUP BY site_id`,
+          query_params: {
+            site_ids: sites,
+            from: monthStart.toISOString().replace('T', ' ').replace('Z', ''),
+          },
+          format: 'JSONEachRow',
+        });
+        await rs.json();
+        return performance.now() - started;
+      };
+      const idleQueryMs: number[] = [];
+      for (let i = 0; i < 20; i++) idleQueryMs.push(await timeCountQuery());
+      await runLoad({ ...load, durationSeconds: 3 });
+      const metric = (name: string) => scrapeMetric(origin, name);
+      const degradedBefore = await metric('tidemark_api_clickhouse_failures_total');
+      const limiterErrorsBefore = await metric('tidemark_api_rate_limit_store_errors_total');
+      const cpu = new CpuSampler([
+        ...stack.processes,
+        { name: 'api', pid: service.child.pid! },
+        { name: 'bench', pid: process.pid, tree: false },
+      ]);
+      const loadedQueryMs: number[] = [];
+      let loading = true;
+      const probing = (async () => {
+        while (loading) {
+          loadedQueryMs.push(await timeCountQuery());
+          await sleep(250);
+        }
+      })();
+      const r = await runLoad({
+        ...load,
+        durationSeconds: SECONDS,
+        onStart: (pid) => cpu.watch({ name: 'autocannon', pid }),
+      }).finally(() => (loading = false));
+      await probing;
+      const cpuUse = cpu.stop();
+      const degraded = (await metric('tidemark_api_clickhouse_failures_total')) - degradedBefore;
+      const limiterErrors =
+        (await metric('tidemark_api_rate_limit_store_errors_total')) - limiterErrorsBefore;
+      const limited = await metric('tidemark_api_rate_limited_total');
+
+      const figures = {
+        baseline_requests_per_second: base.figures.requests_per_second!,
+        bare_get_sites_requests_per_second: Math.round(bareGet.requestsPerSecond),
+        api_requests_per_second: Math.round(r.requestsPerSecond),
+        latency_p50_ms: r.latencyP50Ms,
+        latency_p99_ms: r.latencyP99Ms,
+        non_2xx: r.non2xx,
+        errors: r.errors,
+        // Answers whose per-site count came back null because ClickHouse did not answer in 2 s.
+        degraded_answers: degraded,
+        rate_limit_store_errors: limiterErrors,
+        rate_limited: limited,
+        clickhouse_count_query_idle_p50_ms: round(percentile(idleQueryMs, 50), 1),
+        clickhouse_count_query_under_load_p50_ms: round(percentile(loadedQueryMs, 50), 1),
+      };
+      const ratio = figures.api_requests_per_second / figures.baseline_requests_per_second;
+      const targets = { vs_baseline_min: 0.4, non_2xx: 0, degraded_answers: 0 };
+      const notes = [
+        `${CONNECTIONS} connections for ${SECONDS} s after a 3 s warm-up, as the baseline; ${SITES} sites made through the api, ${EVENTS} events of this month in ClickHouse across them; rate limits at ${UNREACHABLE_LIMIT} so both Redis limiters run on every request without rejecting. The api ran with LOG_LEVEL=info (its shipped default), so it logs every request to a pipe the bench process reads.`,
+        `Every request runs one \`events_this_month\` count in ClickHouse. The same query sent from the bench process took ${figures.clickhouse_count_query_idle_p50_ms} ms (p50) with the api idle and ${figures.clickhouse_count_query_under_load_p50_ms} ms (p50, ${loadedQueryMs.length} samples, one every 250 ms) during the measured load, against a request p50 of ${r.latencyP50Ms} ms; ${CONNECTIONS} requests in flight at ${Math.round(r.requestsPerSecond)}/s means ${Math.round((CONNECTIONS / Math.max(1, r.requestsPerSecond)) * 1000)} ms per request (Little's law). At ${Math.round(r.requestsPerSecond)} counts/s of ${figures.clickhouse_count_query_idle_p50_ms} ms each, the engine host (one query at a time) was running them ${Math.round((r.requestsPerSecond * figures.clickhouse_count_query_idle_p50_ms) / 10)}% of the time; the requests not at the engine host wait for one of the api's 10 ClickHouse connections.`,
+        `\`bare_get_sites_requests_per_second\` is the bare server answering the same GET route under the same load in this run; \`vs_bare_get\` divides by it.`,
+        describeCpu(cpuUse),
+      ];
+      return {
+        figures,
+        ratios: {
+          vs_baseline: round(ratio, 3),
+          vs_bare_get: round(
+            figures.api_requests_per_second / Math.max(1, figures.bare_get_sites_requests_per_second),
+            3,
+          ),
+        },
+        targets,
+        targets_met: ratio >= targets.vs_baseline_min && r.non2xx === 0 && r.errors === 0 && degraded === 0,
+        notes: notes.join('\n\n'),
+      };
+    } finally {
+      await stopAll(running);
+      await clickhouse.close();
+      await stack.stop();
+    }
+  },
+};
