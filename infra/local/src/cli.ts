@@ -127,8 +127,17 @@ async function up(config: CliConfig, attached: boolean) {
     );
     return;
   }
+  log('building the dashboard...');
+  const { buildDashboard } = await import('../../../services/api/dashboard/build');
+  await buildDashboard();
   const engines = await bringUpEngines(config);
-  const env = { ...engines.env, ...localSecrets(dir), NODE_ENV: 'development' };
+  const env = {
+    ...engines.env,
+    ...localSecrets(dir),
+    NODE_ENV: 'development',
+    // The dashboard's tracker snippet points browsers at this ingest.
+    PUBLIC_INGEST_URL: `http://127.0.0.1:${config.INGEST_PORT}`,
+  };
   const services: RunningService[] = [];
   const writeState = () => {
     const state: StateFile = {
