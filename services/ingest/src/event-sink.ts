@@ -26,14 +26,54 @@ interface Pending {
   messages: OutgoingMessage[];
   resolve: () => void;
   reject: (err: Error) => void;
+  /** The caller was already answered 503 before these were sent: they are not sent any more. */
+  abandoned?: boolean;
 }
 
 /**
- * The only way ingest writes to Kafka. A request's events are gathered with others for a few
- * milliseconds into one idempotent `acks=all` produce request, and the request is answered only
- * once Kafka acknowledged them. What is waiting is bounded: past `maxInflight` events, or when
- * Kafka does not acknowledge in time, the caller gets 503 `unavailable` with `Retry-After`
- * instead of the process buffering without limit.
+ * A produce request carries at most this much (one request's events always go, however large):
+ * uncompressed, a partition's share must stay under the broker's `message.max.bytes` (1 MB by
+ * default), and a request too large for Kafka then fails alone rather than with its neighbours.
+ */
+const PRODUCE_MAX_CHARS = 512 * 1024;
+
+type CreatePartitioner = NonNullable<NonNullable<Parameters<Kafka['producer']>[0]>['createPartitioner']>;
+
+/**
+ * The partitioner hashes every message's key (murmur2 in JS, a few percent of ingest's CPU), and a
+ * batch request's events share one key and sit side by side: the last key's partition is reused.
+ * Same key and partition count give the same partition, so nothing changes but the cost.
+ */
+export function rememberLastKey(create: CreatePartitioner): CreatePartitioner {
+  return () => {
+    const partitioner = create();
+    let lastKey: unknown;
+    let lastCount = -1;
+    let lastPartition = -1;
+    return (args) => {
+      const { key, partition } = args.message;
+      const count = args.partitionMetadata.length;
+      if (partition == null && typeof key === 'string' && key === lastKey && count === lastCount)
+        return lastPartition;
+      const chosen = partitioner(args);
+      if (partition == null && typeof key === 'string') {
+        lastKey = key;
+        lastCount = count;
+        lastPartition = chosen;
+      }
+      return chosen;
+    };
+  };
+}
+
+/**
+ * The only way ingest writes to Kafka. A request's events are gathered with others into one
+ * idempotent `acks=all` produce request, and the request is answered only once Kafka acknowledged
+ * them. One produce request is in flight at a time (the idempotent producer allows no more per
+ * broker anyway): what arrives meanwhile waits for its answer and goes out as the next request, so
+ * batches grow with load instead of with a fixed delay. What is waiting is bounded: past
+ * `maxInflight` events, or when Kafka does not acknowledge in time, the caller gets 503
+ * `unavailable` with `Retry-After` instead of the process buffering without limit.
  */
 export class EventSink {
   private readonly producer: Producer;
@@ -43,7 +83,9 @@ export class EventSink {
   private queue: Pending[] = [];
   private queuedMessages = 0;
   private inflight = 0;
-  private timer: NodeJS.Timeout | undefined;
+  /** A produce request is waiting for Kafka; the queue goes out when it is answered. */
+  private producing = false;
+  private timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   private connected = false;
   private connecting: Promise<void> | undefined;
   private closed = false;
@@ -63,12 +105,11 @@ export class EventSink {
       allowAutoTopicCreation: false,
       // murmur2 on the key, as the Java client: a visitor's events land on the same partition
       // whichever client produced them.
-      createPartitioner: Partitioners.DefaultPartitioner,
+      createPartitioner: rememberLastKey(Partitioners.DefaultPartitioner),
     });
     this.admin = opts.kafka.admin();
-    this.producer.on(this.producer.events.CONNECT, () => {
-      this.connected = true;
-    });
+    // Not the CONNECT event: kafkajs emits it before the idempotent producer has its producer id,
+    // and a send in that window goes out without one (and fails releasing a lock it never took).
     this.producer.on(this.producer.events.DISCONNECT, () => {
       this.connected = false;
     });
@@ -108,9 +149,14 @@ export class EventSink {
 
   private ensureConnected(): Promise<void> {
     if (this.connected) return Promise.resolve();
-    this.connecting ??= this.producer.connect().finally(() => {
-      this.connecting = undefined;
-    });
+    this.connecting ??= this.producer
+      .connect()
+      .then(() => {
+        this.connected = true;
+      })
+      .finally(() => {
+        this.connecting = undefined;
+      });
     return this.connecting;
   }
 
@@ -126,16 +172,28 @@ export class EventSink {
     }
     this.inflight += messages.length;
     this.metrics.inflight.set(this.inflight);
+    let pending: Pending | undefined;
     const acked = new Promise<void>((resolve, reject) => {
-      this.queue.push({ messages, resolve, reject });
+      pending = { messages, resolve, reject };
+      this.queue.push(pending);
       this.queuedMessages += messages.length;
+      // While a produce request is out, its answer sends the queue; otherwise linger a little so
+      // that the requests of this moment share one produce request.
+      if (this.producing) return;
       if (this.queuedMessages >= this.opts.batchMax) this.flush();
-      else this.timer ??= setTimeout(() => this.flush(), this.opts.lingerMs);
+      else if (!this.timer) {
+        // 0 still gathers the requests whose bodies arrived in the same turn of the event loop.
+        this.timer =
+          this.opts.lingerMs > 0
+            ? setTimeout(() => this.flush(), this.opts.lingerMs)
+            : setImmediate(() => this.flush());
+      }
     });
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         this.metrics.rejected.inc({ reason: 'timeout' }, messages.length);
+        pending!.abandoned = true;
         reject(
           ApiError.unavailable(
             `Kafka did not acknowledge the events within ${this.opts.ackTimeoutMs} ms${this.lastError ? ` (${this.lastError})` : ''}`,
@@ -149,22 +207,50 @@ export class EventSink {
     });
   }
 
+  /** Requests answered 503 while queued behind a produce request that Kafka did not answer in time. */
+  private dropAbandoned(): void {
+    if (!this.queue.some((p) => p.abandoned)) return;
+    const dropped = this.queue.filter((p) => p.abandoned).reduce((n, p) => n + p.messages.length, 0);
+    this.queue = this.queue.filter((p) => !p.abandoned);
+    this.queuedMessages -= dropped;
+    this.inflight -= dropped;
+    this.metrics.inflight.set(this.inflight);
+  }
+
+  /** Sends up to `batchMax` queued messages (whole requests) as one produce request. */
   private flush(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
+    if (this.timer) {
+      clearTimeout(this.timer as NodeJS.Timeout);
+      clearImmediate(this.timer as NodeJS.Immediate);
+      this.timer = undefined;
+    }
+    if (this.producing) return;
+    this.dropAbandoned();
     if (this.queue.length === 0) return;
-    const batch = this.queue;
-    this.queue = [];
-    this.queuedMessages = 0;
+    let take = 0;
+    let count = 0;
+    let chars = 0;
+    while (take < this.queue.length) {
+      const next = this.queue[take]!.messages;
+      const nextChars = next.reduce((n, m) => n + m.key.length + m.value.length, 0);
+      if (take > 0 && (count + next.length > this.opts.batchMax || chars + nextChars > PRODUCE_MAX_CHARS))
+        break;
+      count += next.length;
+      chars += nextChars;
+      take++;
+    }
+    const batch = this.queue.splice(0, take);
+    this.queuedMessages -= count;
+    this.producing = true;
     const started = process.hrtime.bigint();
     const startedAt = Date.now();
     this.unanswered.add(startedAt);
     const release = () => {
-      const count = batch.reduce((n, p) => n + p.messages.length, 0);
       this.inflight -= count;
       this.metrics.inflight.set(this.inflight);
-      return count;
     };
+    const messages: OutgoingMessage[] = [];
+    for (const p of batch) for (const m of p.messages) messages.push(m);
     this.ensureConnected()
       .then(() =>
         this.producer.send({
@@ -172,14 +258,14 @@ export class EventSink {
           acks: -1,
           timeout: this.opts.ackTimeoutMs,
           compression: this.opts.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None,
-          messages: batch.flatMap((p) => p.messages),
+          messages,
         }),
       )
       .finally(() => this.unanswered.delete(startedAt))
       .then(
         () => {
           this.lastError = undefined;
-          const count = release();
+          release();
           this.metrics.produced.inc(count);
           this.metrics.latency.observe(Number(process.hrtime.bigint() - started) / 1e9);
           for (const p of batch) p.resolve();
@@ -191,7 +277,12 @@ export class EventSink {
           const apiError = ApiError.unavailable(`Kafka could not take the events: ${err.message}`, 2);
           for (const p of batch) p.reject(apiError);
         },
-      );
+      )
+      .finally(() => {
+        this.producing = false;
+        // What queued while this request was out has waited long enough: send it now.
+        this.flush();
+      });
   }
 
   component(): Component {

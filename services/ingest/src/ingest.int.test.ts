@@ -133,6 +133,40 @@ describe('ingest → Kafka', () => {
     }
   });
 
+  it('gives a batch one visitor and session per site, continued by later requests', async () => {
+    const h = await harness();
+    const reader = await readTopic(stackEnv().KAFKA_BROKERS.split(','), h.topic);
+    try {
+      const page = (site: string, path: string) => pageview(site, { url: `https://shop.example.com${path}` });
+      const res = await h.app.inject({
+        method: 'POST',
+        url: '/api/v1/track/batch',
+        remoteAddress: US_IP,
+        headers: { 'user-agent': CHROME, 'content-type': 'application/json' },
+        payload: JSON.stringify({
+          events: [page(siteA.key, '/a1'), page(siteB.key, '/b1'), page(siteA.key, '/a2')],
+        }),
+      });
+      expect(res.statusCode).toBe(202);
+      expect(res.json()).toMatchObject({ accepted: 3, dropped: 0 });
+      await track(h.app, page(siteA.key, '/a3'));
+      const events = (await waitFor(() => (reader.messages.length >= 4 ? reader.messages : undefined))).map(
+        (m) => decode(m.value),
+      );
+      const at = (path: string) => events.find((e) => e.pathname === path)!;
+      expect(at('/a1').site_id).toBe(siteA.id);
+      expect(at('/b1').site_id).toBe(siteB.id);
+      expect(at('/a2').session_id).toBe(at('/a1').session_id);
+      expect(at('/a3').session_id).toBe(at('/a1').session_id);
+      expect(at('/a2').visitor_id).toBe(at('/a1').visitor_id);
+      expect(at('/b1').visitor_id).not.toBe(at('/a1').visitor_id);
+      expect(at('/b1').session_id).not.toBe(at('/a1').session_id);
+    } finally {
+      await reader.stop();
+      await h.close();
+    }
+  });
+
   it('continues a session while events come within the timeout, and starts a new one after', async () => {
     const h = await harness({ sessionTimeoutSeconds: 2 });
     const reader = await readTopic(stackEnv().KAFKA_BROKERS.split(','), h.topic);

@@ -63,6 +63,7 @@ export async function startIngestHarness(opts: IngestHarnessOptions): Promise<In
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     commandTimeout: 500,
+    enableAutoPipelining: true,
   });
   redis.on('error', () => {});
   const sink = new EventSink({

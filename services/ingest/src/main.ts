@@ -34,7 +34,9 @@ await runService({
       commandTimeout: 500,
       retryStrategy: (attempt: number) => Math.min(attempt * 200, 2_000),
     };
-    const redis = new Redis(config.REDIS_URL, redisOptions);
+    // Session lookups of concurrent requests share one write and one read (a syscall each on a
+    // busy host is the larger part of their cost).
+    const redis = new Redis(config.REDIS_URL, { ...redisOptions, enableAutoPipelining: true });
     const subscriber = new Redis(config.REDIS_URL, {
       ...redisOptions,
       enableOfflineQueue: true,

@@ -9,8 +9,8 @@ import {
   type TrackEventInput,
 } from '@tidemark/events';
 import type { GeoDatabase } from '@tidemark/enrichment';
-import { enrichEvent, type EnrichResult } from './enrich';
-import type { EventSink } from './event-sink';
+import { enrichEvents, type DropReason, type EnrichResult } from './enrich';
+import type { EventSink, OutgoingMessage } from './event-sink';
 import type { KnownSite, SiteDirectory } from './site-directory';
 import type { VisitorIdentity } from './visitor-identity';
 
@@ -67,7 +67,8 @@ export async function trackRoutes(app: FastifyInstance, deps: TrackRoutesDeps): 
     pathOf: (i: number) => string,
   ): Promise<KnownSite[]> {
     const keys = [...new Set(events.map((e) => e.site_key))];
-    const found = new Map(await Promise.all(keys.map(async (k) => [k, await deps.sites.get(k)] as const)));
+    const found = new Map<string, KnownSite | null>();
+    await Promise.all(keys.map(async (k) => found.set(k, await deps.sites.get(k))));
     return events.map((e, i) => {
       const site = found.get(e.site_key);
       if (!site) {
@@ -79,22 +80,24 @@ export async function trackRoutes(app: FastifyInstance, deps: TrackRoutesDeps): 
     });
   }
 
+  // Children bound once: a labelled inc() hashes its labels on every call.
+  const acceptedCount = received.labels({ outcome: 'accepted' });
+  const droppedCount = received.labels({ outcome: 'dropped' });
+  const droppedBy = new Map<DropReason, ReturnType<typeof dropped.labels>>();
+  const countDrop = (reason: DropReason) => {
+    let child = droppedBy.get(reason);
+    if (!child) droppedBy.set(reason, (child = dropped.labels({ reason })));
+    child.inc();
+  };
+
   async function process(req: FastifyRequest, events: TrackEventInput[], pathOf: (i: number) => string) {
     const sites = await resolveSites(events, pathOf);
-    const ctx = context(req);
-    const results: EnrichResult[] = [];
-    for (let i = 0; i < events.length; i++) {
-      results.push(await enrichEvent(events[i]!, sites[i]!, ctx, deps));
-    }
-    const accepted = results.flatMap((r) => (r.kind === 'accepted' ? [r.event] : []));
-    await deps.sink.send(accepted.map((e) => ({ key: eventMessageKey(e), value: JSON.stringify(e) })));
-    const outcomes: Outcome[] = results.map((r, index) => {
-      if (r.kind === 'accepted') return { index, status: 'accepted', event_id: r.event.event_id };
-      dropped.inc({ reason: r.reason });
-      return { index, status: 'dropped', reason: r.reason };
-    });
-    received.inc({ outcome: 'accepted' }, accepted.length);
-    received.inc({ outcome: 'dropped' }, results.length - accepted.length);
+    // The enriched objects are not kept while Kafka is awaited: only their messages and outcomes.
+    const { messages, outcomes } = toMessages(await enrichEvents(events, sites, context(req), deps));
+    await deps.sink.send(messages);
+    for (const o of outcomes) if (o.status === 'dropped') countDrop(o.reason as DropReason);
+    acceptedCount.inc(messages.length);
+    droppedCount.inc(outcomes.length - messages.length);
     return outcomes;
   }
 
@@ -126,6 +129,21 @@ export async function trackRoutes(app: FastifyInstance, deps: TrackRoutesDeps): 
     reply.code(202);
     return { accepted, dropped: outcomes.length - accepted, results: outcomes };
   });
+}
+
+function toMessages(results: EnrichResult[]): { messages: OutgoingMessage[]; outcomes: Outcome[] } {
+  const messages: OutgoingMessage[] = [];
+  const outcomes: Outcome[] = new Array(results.length);
+  for (let index = 0; index < results.length; index++) {
+    const r = results[index]!;
+    if (r.kind === 'accepted') {
+      messages.push({ key: eventMessageKey(r.event), value: JSON.stringify(r.event) });
+      outcomes[index] = { index, status: 'accepted', event_id: r.event.event_id };
+    } else {
+      outcomes[index] = { index, status: 'dropped', reason: r.reason };
+    }
+  }
+  return { messages, outcomes };
 }
 
 function prefixDetails(details: Record<string, string[]>, prefix: string): Record<string, string[]> {
