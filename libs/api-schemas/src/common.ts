@@ -55,3 +55,26 @@ export const noQuery = z.strictObject({});
 export const emptyBody = z.strictObject({}).nullish();
 
 export const deletedBody = z.object({ deleted: z.literal(true) });
+
+/** Turns a `...Problem(value)` validator (validators.ts) into a zod refinement. */
+export const checked = (problem: (v: string) => string | null) => (value: string, ctx: z.RefinementCtx) => {
+  const message = problem(value);
+  if (message) ctx.addIssue({ code: 'custom', message });
+};
+
+/** A whole-number query parameter within bounds. */
+export const queryInt = (min: number, max: number, fallback: number) =>
+  z.coerce
+    .number({ error: 'must be a whole number' })
+    .int('must be a whole number')
+    .min(min, `must be at least ${min}`)
+    .max(max, `must be at most ${max}`)
+    .default(fallback);
+
+/** What paged lists add beside `data`. */
+export const pagination = z.object({
+  page_number: z.number().int(),
+  limit: z.number().int(),
+  total_rows: z.number().int(),
+  total_pages: z.number().int(),
+});

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { label, timestamp, uuid } from './common';
+import { checked, label, timestamp, uuid } from './common';
 import {
   countryProblem,
   currencyProblem,
@@ -9,11 +9,6 @@ import {
   normalizeTimeZone,
   pathGlobProblem,
 } from './validators';
-
-const checked = (problem: (v: string) => string | null) => (value: string, ctx: z.RefinementCtx) => {
-  const message = problem(value);
-  if (message) ctx.addIssue({ code: 'custom', message });
-};
 
 const MAX_ENTRIES = 100;
 const entries = <T extends z.ZodType<string>>(item: T) =>

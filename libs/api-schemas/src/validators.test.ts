@@ -6,6 +6,7 @@ import {
   hostPatternProblem,
   ipOrCidrProblem,
   normalizeTimeZone,
+  pagePathProblem,
   pathGlobProblem,
 } from './validators';
 import { COUNTRY_CODES } from './countries';
@@ -90,4 +91,17 @@ describe('site setting validators', () => {
       expect(normalizeTimeZone(bad)).toBeNull();
     }
   });
+
+  it.each(['/', '/pricing', '/blog/*', '/*', '/a%20b', '/search?q=x'])('accepts the page path %s', (v) =>
+    expect(pagePathProblem(v)).toBeNull(),
+  );
+
+  it.each([
+    ['pricing', /start with \//],
+    ['https://example.com/', /start with \//],
+    ['/a b', /spaces/],
+    ['/a\nb', /control/],
+    ['/blog/*/comments', /only as its last character/],
+    ['/**', /only as its last character/],
+  ])('refuses the page path %j', (v, message) => expect(pagePathProblem(v)).toMatch(message));
 });

@@ -54,6 +54,18 @@ export function pathGlobProblem(value: string): string | null {
   return null;
 }
 
+/**
+ * A page path a goal or funnel step matches: exact, or with a trailing `*`, every path that starts
+ * with what precedes it (`/blog/*`). A `*` anywhere else would be taken literally by some readers
+ * and as a wildcard by others, so it is refused.
+ */
+export function pagePathProblem(value: string): string | null {
+  if (!value.startsWith('/')) return 'must start with /';
+  if (/[\s\p{Cc}]/u.test(value)) return 'must not contain spaces or control characters';
+  if (value.slice(0, -1).includes('*')) return 'may hold * only as its last character (a prefix match)';
+  return null;
+}
+
 export function countryProblem(value: string): string | null {
   return COUNTRY_CODES.has(value) ? null : 'must be an ISO 3166-1 alpha-2 country code such as US or DE';
 }

@@ -17,19 +17,30 @@ import type { Redis } from 'ioredis';
 import { Histogram, type Registry } from 'prom-client';
 import { authPlugin } from './auth/auth.plugin';
 import { createRateLimits } from './auth/rate-limit';
+import { createShareTokens } from './auth/share-token';
 import { TokenUsageRecorder } from './auth/token-usage';
 import type { ApiConfig } from './config';
+import { dashboardPlugin, DEFAULT_DASHBOARD_DIR } from './dashboard/dashboard.plugin';
 import { redisComponent } from './redis';
 import { accessTokenRoutes } from './routes/access-tokens.routes';
 import { accountRoutes } from './routes/account.routes';
 import { activityRoutes } from './routes/activity.routes';
+import { alertRoutes } from './routes/alerts.routes';
 import { apiKeyRoutes } from './routes/api-keys.routes';
 import { authRoutes } from './routes/auth.routes';
+import { configRoutes } from './routes/config.routes';
 import type { RouteContext } from './routes/context';
+import { funnelRoutes } from './routes/funnels.routes';
+import { goalRoutes } from './routes/goals.routes';
+import { shareRoutes } from './routes/share.routes';
 import { siteRoutes } from './routes/sites.routes';
 import { teamRoutes } from './routes/team.routes';
+import { webhookRoutes } from './routes/webhooks.routes';
 import { createSiteAnalytics } from './sites/analytics';
 import { createSiteRulesPublisher } from './sites/site-rules';
+import { siteConfigPlugin } from './site-config/site-config.plugin';
+import type { StatsDebug } from './stats/stats-context';
+import { statsRoutes } from './stats/stats.routes';
 
 /** What stats routes (and any later site-scoped routes) use to authorize. */
 export { requireSiteAccess, siteAccessOf } from './auth/auth.plugin';
@@ -47,6 +58,10 @@ export interface AppDeps {
   registry: Registry;
   /** From runService: /readyz answers 503 once shutdown began. */
   isShuttingDown?: () => boolean;
+  /** Tests only: the stats routes' clock and forced data source (never reachable from a request). */
+  stats?: StatsDebug;
+  /** The dashboard's Vite build; served at / when it exists. Default: services/api/dashboard/dist. */
+  dashboardDir?: string;
 }
 
 /** Admin bodies are small; anything bigger is a mistake or an attack (413). */
@@ -171,7 +186,8 @@ export function buildApp(deps: AppDeps) {
     logger,
     registry,
   });
-  app.register(authPlugin, { pool, sessions, rateLimits, usage });
+  const shares = createShareTokens({ secret: config.JWT_SECRET });
+  app.register(authPlugin, { pool, sessions, rateLimits, usage, shares });
 
   const ctx: RouteContext = {
     pool,
@@ -192,9 +208,18 @@ export function buildApp(deps: AppDeps) {
       api.register(apiKeyRoutes, { ...ctx, prefix: '/sites/:site/api-keys' });
       api.register(teamRoutes, { ...ctx, prefix: '/sites/:site/team' });
       api.register(activityRoutes, { ...ctx, prefix: '/activity' });
+      api.register(configRoutes, { ...ctx, prefix: '/config' });
+      api.register(shareRoutes, { ...ctx, shares, prefix: '/share' });
+      api.register(siteConfigPlugin, { config });
+      api.register(goalRoutes, { ...ctx, prefix: '/sites/:site/goals' });
+      api.register(funnelRoutes, { ...ctx, prefix: '/sites/:site/funnels' });
+      api.register(alertRoutes, { ...ctx, prefix: '/sites/:site/alerts' });
+      api.register(webhookRoutes, { ...ctx, prefix: '/sites/:site/webhooks' });
+      api.register(statsRoutes, { ...ctx, clickhouse, registry, debug: deps.stats, prefix: '/stats' });
     },
     { prefix: '/api/v1' },
   );
+  app.register(dashboardPlugin, { dir: deps.dashboardDir ?? DEFAULT_DASHBOARD_DIR, pool, rateLimits });
 
   return app;
 }

@@ -15,7 +15,21 @@ describe('api config', () => {
       RATE_LIMIT_PER_IP_PER_MINUTE: 60,
       TRUST_PROXY: false,
       REDIS_PREFIX: 'tidemark',
+      WEBHOOK_ALLOW_PRIVATE_TARGETS: false,
+      RAW_RETENTION_DAYS: 90,
+      STATS_QUERY_TIMEOUT_SECONDS: 10,
+      STATS_EXPORT_TIMEOUT_SECONDS: 1800,
     });
+  });
+
+  it('takes fractions of seconds for the stats timeouts, and nothing down to zero', () => {
+    const timeout = (value: string) =>
+      loadApiConfig({ JWT_SECRET: SECRET, STATS_QUERY_TIMEOUT_SECONDS: value }).STATS_QUERY_TIMEOUT_SECONDS;
+    expect(timeout('0.5')).toBe(0.5);
+    expect(() => timeout('0')).toThrow(/STATS_QUERY_TIMEOUT_SECONDS/);
+    expect(() => loadApiConfig({ JWT_SECRET: SECRET, RAW_RETENTION_DAYS: '0' })).toThrow(
+      /RAW_RETENTION_DAYS/,
+    );
   });
 
   it('requires a JWT secret of at least 32 characters', () => {
@@ -43,6 +57,15 @@ describe('api config', () => {
   it('refuses a TRUST_PROXY that is not a proxy address', () => {
     expect(() => loadApiConfig({ JWT_SECRET: SECRET, TRUST_PROXY: 'loadbalancer.local' })).toThrow(
       /TRUST_PROXY/,
+    );
+  });
+
+  it('takes the public ingest origin for the tracker snippet, without a trailing slash', () => {
+    expect(loadApiConfig({ JWT_SECRET: SECRET }).PUBLIC_INGEST_URL).toBe('http://127.0.0.1:3001');
+    const config = loadApiConfig({ JWT_SECRET: SECRET, PUBLIC_INGEST_URL: 'https://t.example.com/' });
+    expect(config.PUBLIC_INGEST_URL).toBe('https://t.example.com');
+    expect(() => loadApiConfig({ JWT_SECRET: SECRET, PUBLIC_INGEST_URL: 'not a url' })).toThrow(
+      /PUBLIC_INGEST_URL/,
     );
   });
 

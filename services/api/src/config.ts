@@ -5,6 +5,7 @@ import {
   envBool,
   envInt,
   envPort,
+  envUrl,
   parseEnv,
   postgresEnv,
   redisEnv,
@@ -40,6 +41,14 @@ const trustProxy = z.preprocess(
   ]),
 );
 
+/** A positive duration in seconds, fractions allowed. */
+const seconds = (fallback: number) =>
+  z.coerce
+    .number({ error: 'must be a number of seconds' })
+    .positive({ error: 'must be more than 0' })
+    .max(86_400, { error: 'must be at most 86400' })
+    .default(fallback);
+
 export const apiEnvSchema = z.object({
   ...serviceEnv,
   ...postgresEnv,
@@ -61,6 +70,25 @@ export const apiEnvSchema = z.object({
   TRUST_PROXY: trustProxy,
   /** How often `last_used_at` of tokens and keys is written (batched, not one write per request). */
   TOKEN_USAGE_FLUSH_SECONDS: envInt(10, { min: 1, max: 3600 }),
+  /**
+   * Accept webhook URLs on loopback, private and link-local addresses: tests and on-premise only.
+   * The worker has the same switch and checks every resolved address again when it connects.
+   */
+  WEBHOOK_ALLOW_PRIVATE_TARGETS: envBool(false),
+  /** Origin of the ingest service as browsers reach it: the dashboard puts it in the tracker snippet. */
+  PUBLIC_INGEST_URL: envUrl('http://127.0.0.1:3001').transform((url) => url.replace(/\/+$/, '')),
+  /**
+   * How long raw events are kept, as the consumer's setting of the same name (which sets the raw
+   * table's TTL): stats queries that need raw events before then answer 422 `unsupported_query`.
+   */
+  RAW_RETENTION_DAYS: envInt(90, { min: 1, max: 36_500 }),
+  /**
+   * ClickHouse's `max_execution_time` for each stats query; one that runs longer answers 503
+   * `unavailable` with Retry-After. Fractions allowed (0.5).
+   */
+  STATS_QUERY_TIMEOUT_SECONDS: seconds(10),
+  /** The same for a streamed export, which runs as long as its client takes to read it. */
+  STATS_EXPORT_TIMEOUT_SECONDS: seconds(1800),
 });
 
 export type ApiConfig = z.output<typeof apiEnvSchema>;

@@ -24,3 +24,21 @@ export function isUniqueViolation(err: unknown, constraint?: string): boolean {
 }
 
 export const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
+
+/**
+ * Equal as JSON values, whatever the key order: jsonb gives keys back in its own order, so a value
+ * read from the database and the same value from a request stringify differently.
+ */
+export function sameJson(a: unknown, b: unknown): boolean {
+  const canonical = (v: unknown): unknown =>
+    Array.isArray(v)
+      ? v.map(canonical)
+      : v !== null && typeof v === 'object'
+        ? Object.fromEntries(
+            Object.entries(v)
+              .sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0))
+              .map(([k, x]) => [k, canonical(x)]),
+          )
+        : v;
+  return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
+}

@@ -239,6 +239,6 @@ describe('site API keys', () => {
       keep_secret: ['is not a known field'],
     });
     expect(await tableCounts(api.pool)).toEqual(afterKey);
-    expect(afterKey.site_api_keys).toBe(before.site_api_keys + 1);
+    expect(afterKey.site_api_keys).toBe(before.site_api_keys! + 1);
   });
 });

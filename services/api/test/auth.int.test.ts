@@ -180,7 +180,10 @@ describe('login', () => {
 
 describe('bearer tokens', () => {
   it('answers 401 missing_token, with the challenge, when no bearer token is sent', async () => {
-    for (const headers of [{}, { authorization: 'Basic YTpi' }, { authorization: 'Bearer ' }]) {
+    for (const headers of [{}, { authorization: 'Basic YTpi' }, { authorization: 'Bearer ' }] as Record<
+      string,
+      string
+    >[]) {
       const res = await call(api.app, 'GET', '/api/v1/sites', { headers });
       expectError(res, 401, 'missing_token');
       expect(res.headers['www-authenticate']).toBe('Bearer realm="tidemark"');

@@ -286,7 +286,103 @@ const ROUTES: Route[] = [
       return { url: `/api/v1/sites/${site.id}/team`, body: { email } };
     },
   },
+  ...configRoutes(),
 ];
+
+/** Goals, funnels, alerts and webhooks: members write them, viewers read them (ROLE_PERMISSIONS). */
+function configRoutes(): Route[] {
+  const sitePath = (path: string) => `/api/v1/sites/${site.id}${path}`;
+  const create = async (path: string, body: unknown) => {
+    const res = await call(api.app, 'POST', sitePath(path), { token: owner.token, body });
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    return res.body.data.id as string;
+  };
+  const goal = () => create('/goals', { name: `g-${uniqueSuffix()}`, event_name: 'signup' });
+  const funnelBody = () => ({
+    name: `f-${uniqueSuffix()}`,
+    steps: [
+      { name: 'Home', type: 'pageview', url: '/' },
+      { name: 'Pricing', type: 'pageview', url: '/pricing' },
+    ],
+  });
+  const alertBody = () => ({
+    name: 'a',
+    trigger: { metric: 'visitors', window_minutes: 60, op: 'gt', value: 100 },
+    template: { subject: 's', message: 'm' },
+  });
+  const hookBody = { url: 'https://hooks.example.com/in', events: ['goal.completed'] };
+  const testDelivery = async () => {
+    const hook = await create('/webhooks', hookBody);
+    const res = await call(api.app, 'POST', sitePath(`/webhooks/${hook}/test`), { token: owner.token });
+    return { hook, delivery: res.body.data.id as string };
+  };
+  const route = (
+    method: Route['method'],
+    name: string,
+    permission: Permission,
+    success: number,
+    prepare: Route['prepare'],
+  ): Route => ({ method, name: `/sites/{site}${name}`, permission, site: true, success, prepare });
+  return [
+    route('GET', '/goals', 'goals:read', 200, async () => ({ url: sitePath('/goals') })),
+    route('POST', '/goals', 'goals:write', 201, async () => ({
+      url: sitePath('/goals'),
+      body: { name: `g-${uniqueSuffix()}`, page_path: '/signup' },
+    })),
+    route('DELETE', '/goals/{id}', 'goals:write', 200, async () => ({
+      url: sitePath(`/goals/${await goal()}`),
+    })),
+    route('GET', '/funnels', 'funnels:read', 200, async () => ({ url: sitePath('/funnels') })),
+    route('POST', '/funnels', 'funnels:write', 201, async () => ({
+      url: sitePath('/funnels'),
+      body: funnelBody(),
+    })),
+    route('PUT', '/funnels/{id}', 'funnels:write', 200, async () => ({
+      url: sitePath(`/funnels/${await create('/funnels', funnelBody())}`),
+      body: { window_minutes: 30 },
+    })),
+    route('DELETE', '/funnels/{id}', 'funnels:write', 200, async () => ({
+      url: sitePath(`/funnels/${await create('/funnels', funnelBody())}`),
+    })),
+    route('GET', '/alerts', 'alerts:read', 200, async () => ({ url: sitePath('/alerts') })),
+    route('GET', '/alerts/history', 'alerts:read', 200, async () => ({
+      url: sitePath('/alerts/history?limit=5'),
+    })),
+    route('POST', '/alerts', 'alerts:write', 201, async () => ({
+      url: sitePath('/alerts'),
+      body: alertBody(),
+    })),
+    route('PUT', '/alerts/{id}', 'alerts:write', 200, async () => ({
+      url: sitePath(`/alerts/${await create('/alerts', alertBody())}`),
+      body: { is_enabled: false },
+    })),
+    route('DELETE', '/alerts/{id}', 'alerts:write', 200, async () => ({
+      url: sitePath(`/alerts/${await create('/alerts', alertBody())}`),
+    })),
+    route('GET', '/webhooks', 'webhooks:read', 200, async () => ({ url: sitePath('/webhooks') })),
+    route('POST', '/webhooks', 'webhooks:write', 201, async () => ({
+      url: sitePath('/webhooks'),
+      body: hookBody,
+    })),
+    route('PUT', '/webhooks/{id}', 'webhooks:write', 200, async () => ({
+      url: sitePath(`/webhooks/${await create('/webhooks', hookBody)}`),
+      body: { events: ['alert.triggered'] },
+    })),
+    route('DELETE', '/webhooks/{id}', 'webhooks:write', 200, async () => ({
+      url: sitePath(`/webhooks/${await create('/webhooks', hookBody)}`),
+    })),
+    route('POST', '/webhooks/{id}/test', 'webhooks:write', 202, async () => ({
+      url: sitePath(`/webhooks/${await create('/webhooks', hookBody)}/test`),
+    })),
+    route('GET', '/webhooks/{id}/deliveries', 'webhooks:read', 200, async () => ({
+      url: sitePath(`/webhooks/${(await testDelivery()).hook}/deliveries`),
+    })),
+    route('POST', '/webhooks/{id}/deliveries/{delivery_id}/redeliver', 'webhooks:write', 202, async () => {
+      const { hook, delivery } = await testDelivery();
+      return { url: sitePath(`/webhooks/${hook}/deliveries/${delivery}/redeliver`) };
+    }),
+  ];
+}
 
 function expected(route: Route, caller: Caller): [number, string?] {
   const ok: [number] = [route.success];

@@ -48,7 +48,7 @@ export async function startApi(
   await redis.connect().catch(() => {});
   const clickhouse = createClickHouse({ url: config.CLICKHOUSE_URL, database: config.CLICKHOUSE_DATABASE });
   const registry = createMetricsRegistry('api');
-  const logger = createLogger({ name: 'api', level: config.LOG_LEVEL, pretty: false });
+  const logger = createLogger({ name: 'api', level: config.LOG_LEVEL, format: 'json' });
   const app = buildApp({ pool, redis, clickhouse, config, logger, registry });
   extend?.(app);
   await app.ready();
@@ -96,7 +96,11 @@ export async function call<T = any>(
       : {}),
   });
   const text = res.body;
-  return { status: res.statusCode, body: text ? JSON.parse(text) : undefined, headers: res.headers };
+  return {
+    status: res.statusCode,
+    body: text ? JSON.parse(text) : undefined,
+    headers: res.headers as Answer<T>['headers'],
+  };
 }
 
 /** Asserts the contract's error shape and code, and returns the error. */
@@ -189,6 +193,13 @@ export async function tableCounts(pool: Pool): Promise<Record<string, number>> {
     'site_api_keys',
     'account_tokens',
     'activity_log',
+    'goals',
+    'funnels',
+    'alerts',
+    'alert_history',
+    'webhook_subscriptions',
+    'webhook_deliveries',
+    'webhook_delivery_attempts',
   ];
   const counts: Record<string, number> = {};
   for (const t of tables) {
@@ -197,3 +208,29 @@ export async function tableCounts(pool: Pool): Promise<Record<string, number>> {
   }
   return counts;
 }
+
+export async function createGoal(app: ApiApp, token: string, site: string, body: Record<string, unknown>) {
+  const res = await call(app, 'POST', `/api/v1/sites/${site}/goals`, { token, body });
+  expect(res.status, JSON.stringify(res.body)).toBe(201);
+  return res.body.data as { id: string; name: string };
+}
+
+export async function createWebhook(
+  app: ApiApp,
+  token: string,
+  site: string,
+  body: Record<string, unknown> = {},
+) {
+  const res = await call(app, 'POST', `/api/v1/sites/${site}/webhooks`, {
+    token,
+    body: { url: 'https://hooks.example.com/tidemark', events: ['goal.completed'], ...body },
+  });
+  expect(res.status, JSON.stringify(res.body)).toBe(201);
+  return res.body.data as { id: string; secret: string; url: string };
+}
+
+export const goalAlertBody = (goalName: string) => ({
+  name: `On ${goalName}`,
+  trigger: { goal_name: goalName },
+  template: { subject: '{{goal_name}} on {{site_domain}}', message: 'It happened.' },
+});

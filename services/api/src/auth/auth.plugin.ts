@@ -13,6 +13,7 @@ import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'f
 import fp from 'fastify-plugin';
 import { invalidToken, missingToken, type Principal } from './principal';
 import type { RateLimits } from './rate-limit';
+import type { ShareTokens } from './share-token';
 import { resolveSiteAccess, type SiteAccess, type SiteAccessOptions } from './site-access';
 import type { TokenUsageRecorder } from './token-usage';
 
@@ -40,6 +41,7 @@ export interface AuthPluginOptions {
   sessions: SessionTokens;
   rateLimits: RateLimits;
   usage: TokenUsageRecorder;
+  shares: ShareTokens;
 }
 
 /**
@@ -57,7 +59,7 @@ function bearerToken(header: string | undefined): string | null {
 const isExpired = (expiresAt: Date | null) => expiresAt !== null && expiresAt.getTime() <= Date.now();
 
 export const authPlugin = fp<AuthPluginOptions>(
-  async (app, { pool, sessions, rateLimits, usage }) => {
+  async (app, { pool, sessions, rateLimits, usage, shares }) => {
     async function accountToken(parsed: ParsedToken): Promise<Principal | null> {
       const { rows } = await pool.query<{
         id: string;
@@ -130,11 +132,33 @@ export const authPlugin = fp<AuthPluginOptions>(
       };
     }
 
+    /**
+     * A public dashboard's token (routes/share.routes.ts): what a site API key of that site may do
+     * (`stats:read` there, nothing else), and only while the site is public, so switching
+     * `public_stats` off cuts every token at once.
+     */
+    async function shareToken(raw: string): Promise<Principal | null> {
+      const claims = await shares.verify(raw);
+      if (!claims) return null;
+      const { rows } = await pool.query<{ public_stats: boolean }>(
+        'SELECT public_stats FROM sites WHERE id = $1',
+        [claims.siteId],
+      );
+      if (!rows[0]?.public_stats) return null;
+      return {
+        kind: 'site_api_key',
+        keyId: `share_${claims.tokenId}`,
+        siteId: claims.siteId,
+        permissions: new Set(['stats:read']),
+      };
+    }
+
     async function resolve(raw: string): Promise<Principal | null> {
       const parsed = parseToken(raw);
       if (parsed?.kind === 'tma') return accountToken(parsed);
       if (parsed?.kind === 'tmk') return siteApiKey(parsed);
-      if (looksLikeJwt(raw)) return session(raw);
+      // Both are JWTs; their audiences differ, so at most one of the two verifications passes.
+      if (looksLikeJwt(raw)) return (await session(raw)) ?? (await shareToken(raw));
       return null;
     }
 

@@ -79,6 +79,16 @@ export async function findSiteById(db: Queryable, id: string): Promise<SiteRow |
   return rows[0] ?? null;
 }
 
+/** A site by its site_key, only while its stats are public (anyone may read those). */
+export async function findPublicSite(db: Queryable, siteKey: string): Promise<SiteRow | null> {
+  if (!isSiteKey(siteKey)) return null;
+  const { rows } = await db.query<SiteRow>(
+    `SELECT ${COLUMNS} FROM sites s WHERE s.site_key = $1 AND s.public_stats`,
+    [siteKey],
+  );
+  return rows[0] ?? null;
+}
+
 /** Every site the user can see (own account first, then shared ones), within a token's restriction. */
 export async function listSitesForUser(
   db: Queryable,
