@@ -306,7 +306,17 @@ describe('planner', () => {
     const old = resolvePeriod({ preset: '12m' }, { timezone: 'UTC', now: NOW });
     const p = () => plan(['visitors'], [f('prop:plan', 'pro')], undefined, { period: old, timezone: 'UTC' });
     expect(p).toThrow(ApiError);
-    expect(p).toThrow(/prop:plan filter needs raw events, which are kept 90 days \(since 2026-01-05\)/);
+    expect(p).toThrow(/prop:plan filter needs raw events .*kept 90 days.*Choose a period from 2026-01-05 on/);
+    // Rebuilding visits reads the day before the period too, so the first day it can answer is later.
+    const visits = () => plan(['visits'], [f('page', '/x')], undefined, { period: old, timezone: 'UTC' });
+    expect(visits).toThrow(/and the day before it.*Choose a period from 2026-01-06 on/);
+    const edge = (from: string) =>
+      plan(['visits'], [f('page', '/x')], undefined, {
+        period: resolvePeriod({ preset: 'custom', from, to: '2026-04-04' }, { timezone: 'UTC', now: NOW }),
+        timezone: 'UTC',
+      });
+    expect(() => edge('2026-01-05')).toThrow(ApiError);
+    expect(edge('2026-01-06').source).toBe('raw');
     expect(
       plan(['visitors', 'bounce_rate'], [f('country', 'DE')], undefined, { period: old, timezone: 'UTC' })
         .source,
@@ -325,6 +335,20 @@ describe('planner', () => {
 });
 
 describe('query shapes', () => {
+  it('reads the sessions whose ids say they arrived from a day before the period to a day after it', () => {
+    const c = ctx();
+    const built = buildAggregate({ metrics: ['visits'], filters: [] }, c).sql;
+    const range = /session_id BETWEEN \{(p\d+):UInt64\} AND \{(p\d+):UInt64\}/.exec(built.query);
+    expect(range).not.toBeNull();
+    const second = (ms: number) => BigInt(Math.floor(ms / 1000));
+    expect(built.query_params[range![1]!]).toBe(
+      (second(c.period.startUtc.getTime() - 86_400_000) << 32n).toString(),
+    );
+    expect(built.query_params[range![2]!]).toBe(
+      (((second(c.period.endUtc.getTime() + 86_400_000) + 1n) << 32n) - 1n).toString(),
+    );
+  });
+
   it('reads site totals and visits from the rollup and sessions tables', () => {
     const q = buildAggregate({ metrics: ['visitors', 'bounce_rate'], filters: [] }, ctx()).sql.query;
     expect(q).toContain('FROM rollup_site_per_15m');

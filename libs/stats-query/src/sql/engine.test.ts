@@ -4,7 +4,7 @@ import { parseFilter, type Filter } from '../filters';
 import { PROPERTY_METRICS, SERIES_METRICS, VISIT_METRICS, type Metric, type Property } from '../metrics';
 import { resolvePeriod, timeseriesBuckets, type Interval, type ResolvedPeriod } from '../periods';
 import { ChdbHarness } from '../testing/chdb-harness';
-import { eventRow, generateTraffic, type EventInput } from '../testing/dataset';
+import { eventRow, generateTraffic, sessionIdAt, type EventInput } from '../testing/dataset';
 import { offsetSchedule } from '../timezone';
 import { bucketKeyExpr, offsetExpr } from './buckets';
 import type { GoalDefinition } from './goals';
@@ -46,8 +46,21 @@ const f = (param: string, value: string): Filter => parseFilter(param, value);
 /** The hand-made site (UTC): five visits whose every metric is worked out in the tests below. */
 function tinySite(): EventInput[] {
   const at = (iso: string) => new Date(`2026-03-${iso}Z`);
+  // Session ids carry their visit's start, as ingest makes them.
+  const starts: Record<string, string> = {
+    '11': '10T10:00:00',
+    '21': '10T11:00:00',
+    '22': '10T23:50:00',
+    '31': '10T12:00:00',
+    '41': '10T15:00:00',
+  };
   const ev = (visitor: string, session: string, iso: string, fields: Record<string, unknown> = {}) =>
-    eventRow(TINY_SITE, { visitor_id: visitor, session_id: session, timestamp: at(iso), ...fields });
+    eventRow(TINY_SITE, {
+      visitor_id: visitor,
+      session_id: sessionIdAt(at(starts[session]!), Number(session)),
+      timestamp: at(iso),
+      ...fields,
+    });
   return [
     // v1: / from Google, /pricing, signup, /blog/x: 3 pageviews over 10 minutes.
     ev('1', '11', '10T10:00:00', { pathname: '/', referrer_domain: 'google.com', channel: 'Organic Search' }),
@@ -283,9 +296,9 @@ describe('exact answers on a hand-made site', () => {
         context(TINY_SITE, 'UTC', day(), source),
       );
       expect(await h.rows(built.sql)).toEqual([
-        { value: 'Blog', visitors: 3, events: 3, conversion_rate: 75 },
-        { value: 'Pricing', visitors: 3, events: 3, conversion_rate: 75 },
-        { value: 'Signup', visitors: 1, events: 1, conversion_rate: 25 },
+        { value: 'Blog', visitors: 3, events: 3, conversion_rate: 75, total_rows: 3 },
+        { value: 'Pricing', visitors: 3, events: 3, conversion_rate: 75, total_rows: 3 },
+        { value: 'Signup', visitors: 1, events: 1, conversion_rate: 25, total_rows: 3 },
       ]);
     }
   });
@@ -303,10 +316,23 @@ describe('exact answers on a hand-made site', () => {
       context(TINY_SITE, 'UTC', day()),
     );
     expect(await h.rows(built.sql)).toEqual([
-      { value: '/blog/x', pageviews: 1 },
-      { value: '/blog/y', pageviews: 1 },
+      { value: '/blog/x', pageviews: 1, total_rows: 5 },
+      { value: '/blog/y', pageviews: 1, total_rows: 5 },
     ]);
     expect(await h.rows(built.countSql)).toEqual([{ total_rows: 5 }]);
+    // Past the last page no row carries the count; the count query still has it.
+    const beyond = buildBreakdown(
+      {
+        property: 'page',
+        metrics: ['pageviews'],
+        filters: [],
+        sort: { metric: 'pageviews', direction: 'desc' },
+        limit: 2,
+        pageNumber: 4,
+      },
+      context(TINY_SITE, 'UTC', day()),
+    );
+    expect(await h.rows(beyond.sql)).toEqual([]);
   });
 
   it('fills an hourly timeseries, zeros included', async () => {

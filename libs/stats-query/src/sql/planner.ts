@@ -1,5 +1,5 @@
 import { ApiError } from '@tidemark/http';
-import { DAY_MS } from '../calendar';
+import { addDays, DAY_MS } from '../calendar';
 import { filterLevel, filterParam, type Filter } from '../filters';
 import {
   SESSION_PROPERTIES,
@@ -9,9 +9,10 @@ import {
   type Property,
 } from '../metrics';
 import type { Interval, ResolvedPeriod } from '../periods';
-import { localDateAt } from '../timezone';
+import { localDateAt, resolveLocalTime } from '../timezone';
 import { goalMatch, resolveGoals, type GoalDefinition } from './goals';
 import { ROLLUP_DIMENSIONS, ROLLUP_GRAIN_MS, type RollupDimension } from './schema';
+import { RAW_SESSION_MARGIN_MS } from './scope';
 
 export type DataSource = 'raw' | 'rollups';
 
@@ -211,15 +212,27 @@ export function rawRetentionFloor(ctx: Pick<StatsSqlContext, 'now' | 'rawRetenti
   return new Date(ctx.now.getTime() - ctx.rawRetentionDays * DAY_MS);
 }
 
-/** 422 `unsupported_query` when raw events are needed for a period that starts before retention. */
-export function assertRawRetention(ctx: StatsSqlContext, reason: string): void {
-  const floor = rawRetentionFloor(ctx);
-  if (ctx.period.startUtc.getTime() >= floor.getTime()) return;
-  const since = localDateAt(ctx.timezone, floor.getTime());
+/**
+ * 422 `unsupported_query` when raw events are needed before retention. A query that rebuilds
+ * visits from raw events (visit metrics, session-level filters) also reads the day before its
+ * period (RAW_SESSION_MARGIN_MS) to see where each visit began: if that day were partly expired, a
+ * visit whose first events are gone would seem to start in the period, so the period must start
+ * a margin later. The message names the first date that can be answered.
+ */
+export function assertRawRetention(
+  ctx: StatsSqlContext,
+  reason: string,
+  opts: { rebuildsVisits?: boolean } = {},
+): void {
+  const needed = rawRetentionFloor(ctx).getTime() + (opts.rebuildsVisits ? RAW_SESSION_MARGIN_MS : 0);
+  if (ctx.period.startUtc.getTime() >= needed) return;
+  let first = localDateAt(ctx.timezone, needed);
+  if (resolveLocalTime(ctx.timezone, first) < needed) first = addDays(first, 1);
+  const visits = opts.rebuildsVisits ? ' (and the day before it, to rebuild visits)' : '';
   throw new ApiError(
     'unsupported_query',
-    `${reason} needs raw events, which are kept ${ctx.rawRetentionDays} days (since ${since}); ` +
-      `the period starts ${ctx.period.from}. Choose a period from ${since} on, or drop what needs raw events.`,
+    `${reason} needs raw events for the period${visits}, and raw events are kept ${ctx.rawRetentionDays} days; ` +
+      `the period starts ${ctx.period.from}. Choose a period from ${first} on, or drop what needs raw events.`,
   );
 }
 
@@ -235,6 +248,8 @@ export function planStatsQuery(shape: StatsShape, ctx: StatsSqlContext): QueryPl
   }
   if (coverage.ok && ctx.forceSource !== 'raw') return { source: 'rollups', fromRollups: true };
   const reason = coverage.ok ? 'the query (raw events forced)' : coverage.reason;
-  assertRawRetention(ctx, reason.charAt(0).toUpperCase() + reason.slice(1));
+  assertRawRetention(ctx, reason.charAt(0).toUpperCase() + reason.slice(1), {
+    rebuildsVisits: analyzeShape(shape).needsVisits,
+  });
   return { source: 'raw', fromRollups: false, reason };
 }

@@ -36,7 +36,12 @@ function rawFilters(sc: Scope, filters: readonly Filter[], visitsFrom: string, v
   return conditions;
 }
 
-function periodScope(ctx: StatsSqlContext): Scope {
+/**
+ * The scope of a raw endpoint's period, once raw retention covers it (with the day before when a
+ * session-level filter rebuilds visits: see `rawFilters`).
+ */
+function periodScope(ctx: StatsSqlContext, filters: readonly Filter[], what: string): Scope {
+  assertRawRetention(ctx, what, { rebuildsVisits: filters.some((f) => filterLevel(f) === 'session') });
   return new Scope(ctx.siteId, ctx.goals, ctx.timezone, ctx.period);
 }
 
@@ -84,8 +89,7 @@ export function buildFunnel(
   ctx: StatsSqlContext,
 ): { sql: ClickHouseQuery; plan: QueryPlan } {
   if (q.steps.length < 2 || q.steps.length > 8) throw new Error('a funnel has 2 to 8 steps');
-  assertRawRetention(ctx, 'A funnel');
-  const sc = periodScope(ctx);
+  const sc = periodScope(ctx, q.filters, 'A funnel');
   const conditions = q.steps.map((step) =>
     step.type === 'pageview'
       ? `(name = 'pageview' AND ${matchValues(sc.p, 'pathname', 'page', [step.url])})`
@@ -151,8 +155,7 @@ export function buildHeatmap(
   q: { page: string; type: 'click' | 'scroll'; filters: readonly Filter[]; gridSize?: number },
   ctx: StatsSqlContext,
 ): { sql: ClickHouseQuery; plan: QueryPlan } {
-  assertRawRetention(ctx, 'A heatmap');
-  const sc = periodScope(ctx);
+  const sc = periodScope(ctx, q.filters, 'A heatmap');
   const where = [...periodEvents(sc, q.filters), matchValues(sc.p, 'pathname', 'page', [q.page])];
   if (q.type === 'click') {
     const n = sc.p.bind(q.gridSize ?? DEFAULT_HEATMAP_GRID, 'UInt32');
@@ -227,15 +230,21 @@ export const EXPORT_EVENT_COLUMNS = [
   'link_url',
 ] as const;
 
-/** The period's raw events in time order, for streaming out (`format` is the caller's FORMAT). */
+/**
+ * The period's raw events in time order, for streaming out (the caller picks the FORMAT). In CSV
+ * the custom properties are one JSON object text, as ClickHouse would otherwise write a map in its
+ * own literal syntax; NDJSON carries them as an object.
+ */
 export function buildEventExport(
-  q: { filters: readonly Filter[] },
+  q: { filters: readonly Filter[]; format?: 'csv' | 'ndjson' },
   ctx: StatsSqlContext,
 ): { sql: ClickHouseQuery; plan: QueryPlan } {
-  assertRawRetention(ctx, 'The event export');
-  const sc = periodScope(ctx);
+  const sc = periodScope(ctx, q.filters, 'The event export');
+  const columns = EXPORT_EVENT_COLUMNS.map((c) =>
+    c === 'props' && q.format === 'csv' ? 'toJSONString(props) AS props' : c,
+  );
   const sql = [
-    `SELECT ${EXPORT_EVENT_COLUMNS.join(', ')}`,
+    `SELECT ${columns.join(', ')}`,
     `FROM ${TABLES.events}`,
     `WHERE ${and(periodEvents(sc, q.filters))}`,
     'ORDER BY timestamp, event_id',

@@ -189,10 +189,11 @@ function rollupSessions(sc: Scope, a: ShapeAnalysis): string {
   ];
   // The period applies to the merged start only: a partial row's start is just an upper bound.
   const having = [`s_start >= ${sc.start}`, `s_start < ${sc.end}`, ...sessionConditions(sc, a)];
+  const [firstId, lastId] = sc.sessionIds;
   return [
     `SELECT ${columns.join(', ')}`,
     `FROM ${TABLES.sessions}`,
-    `WHERE site_id = ${sc.site}`,
+    `WHERE ${and([`site_id = ${sc.site}`, `session_id BETWEEN ${firstId} AND ${lastId}`])}`,
     'GROUP BY session_id',
     `HAVING ${and(having)}`,
   ].join('\n  ');

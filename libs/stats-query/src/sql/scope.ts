@@ -13,6 +13,21 @@ import { QueryParams } from './query-params';
  */
 export const RAW_SESSION_MARGIN_MS = DAY_MS;
 
+/**
+ * Ingest makes a session id from the second its first event arrived (high 32 bits) and 32 random
+ * bits, so `sessions`, ordered by (site_id, session_id), can be read for a range of start times
+ * instead of the site's whole history. The id's second can differ from the visit's recorded start:
+ * earlier by up to the session timeout when ingest ran without Redis (ids are then made from the
+ * start of a timeout window), later by the clock skew between ingest replicas. Reading the ids of
+ * a day either side of the period covers both; the exact start still decides (HAVING).
+ */
+export const SESSION_ID_MARGIN_MS = DAY_MS;
+
+/** The smallest session id whose visit arrived at `at` or later (whole seconds). */
+export function sessionIdFloor(at: number): bigint {
+  return BigInt(Math.max(0, Math.floor(at / 1000))) << 32n;
+}
+
 /** One query's parameters and the placeholders every part of it shares. */
 export class Scope {
   readonly p = new QueryParams();
@@ -68,6 +83,18 @@ export class Scope {
     return this.#once('startMargin', () =>
       this.p.instant(new Date(this.#period().startUtc.getTime() - RAW_SESSION_MARGIN_MS)),
     );
+  }
+
+  /** `[lo, hi]` of the session ids whose visits may start in the period (see SESSION_ID_MARGIN_MS). */
+  get sessionIds(): [string, string] {
+    const { startUtc, endUtc } = this.#period();
+    const lo = this.#once('sessionIdLo', () =>
+      this.p.bind(sessionIdFloor(startUtc.getTime() - SESSION_ID_MARGIN_MS).toString(), 'UInt64'),
+    );
+    const hi = this.#once('sessionIdHi', () =>
+      this.p.bind((sessionIdFloor(endUtc.getTime() + SESSION_ID_MARGIN_MS + 1000) - 1n).toString(), 'UInt64'),
+    );
+    return [lo, hi];
   }
 
   get endMargin(): string {
