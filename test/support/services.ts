@@ -40,6 +40,9 @@ export async function startPipeline(
   await createDatabase(env.DATABASE_URL!);
   await migrate(env);
   const ports = await freePorts(names.length);
+  const ingest = names.indexOf('ingest');
+  // The api shows the tracker snippet with the ingest origin: this pipeline's, unless told otherwise.
+  if (ingest >= 0) env.PUBLIC_INGEST_URL ??= `http://127.0.0.1:${ports[ingest]}`;
   const dir = join(stack.STACK_DIR, `pipeline-${run}`);
   const running: RunningService[] = [];
   const stop = async () => {
