@@ -14,7 +14,7 @@ if (major < 20) {
 }
 if (!existsSync(join(root, 'node_modules', '.bin', 'tsx'))) {
   console.log('[tidemark] installing npm dependencies (first run)...');
-  const install = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
+  const install = spawnSync('npm', ['install', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
   if (install.status !== 0) process.exit(install.status ?? 1);
 }
 const child = spawnSync(
