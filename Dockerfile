@@ -8,7 +8,7 @@ COPY services ./services
 COPY infra/local/package.json ./infra/local/package.json
 COPY infra/clickhouse/package.json ./infra/clickhouse/package.json
 # Dev dependencies (test tools, the embedded chdb engine of the local stack) stay out of the image.
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+RUN npm install --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY infra/postgres ./infra/postgres
 COPY infra/clickhouse/migrations ./infra/clickhouse/migrations
 COPY tsconfig.json ./
