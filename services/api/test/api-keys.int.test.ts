@@ -19,8 +19,8 @@ let owner: TestUser;
 let site: { id: string; site_key: string };
 
 beforeAll(async () => {
-  // A stand-in for the stats routes, registered the way they will be: it exercises the exported
-  // auth helpers with a site given as `site_id` (or implied by a site API key).
+  // A probe route registered the way the stats routes are: it shows what the exported auth helpers
+  // resolve for a site given as `site_id` (or implied by a site API key).
   api = await startApi({}, (app) =>
     app.register(
       async (stats) => {
@@ -30,7 +30,7 @@ beforeAll(async () => {
           return { site_id: access.site.id, role: access.role, kind: access.principal.kind };
         });
       },
-      { prefix: '/api/v1/stats' },
+      { prefix: '/test/site-access' },
     ),
   );
   owner = await signup(api.app);
@@ -39,9 +39,14 @@ beforeAll(async () => {
 afterAll(async () => api?.close());
 
 const stats = (token: string, siteRef?: string) =>
-  call(api.app, 'GET', `/api/v1/stats/aggregate${siteRef ? `?site_id=${encodeURIComponent(siteRef)}` : ''}`, {
-    token,
-  });
+  call(
+    api.app,
+    'GET',
+    `/test/site-access/aggregate${siteRef ? `?site_id=${encodeURIComponent(siteRef)}` : ''}`,
+    {
+      token,
+    },
+  );
 
 describe('site API keys', () => {
   it('creates a key shown once, lists it masked, and keeps only the hash', async () => {
