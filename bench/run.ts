@@ -86,9 +86,11 @@ async function main() {
     process.exit(2);
   }
   const selected = wanted.length ? SCENARIOS.filter((s) => wanted.includes(s.name)) : SCENARIOS;
-  const previous: Record<string, Recorded> = existsSync(FILE)
-    ? (JSON.parse(MARK.exec(readFileSync(FILE, 'utf8'))?.[1] ?? '{}') as Record<string, Recorded>)
-    : {};
+  // Read just before each write: another run may have recorded its scenarios meanwhile.
+  const recorded = (): Record<string, Recorded> =>
+    existsSync(FILE)
+      ? (JSON.parse(MARK.exec(readFileSync(FILE, 'utf8'))?.[1] ?? '{}') as Record<string, Recorded>)
+      : {};
   let baselineRun: Promise<ScenarioResult> | undefined;
   const ctx: ScenarioContext = { baseline: () => (baselineRun ??= baseline.run(ctx)) };
   let allMet = true;
@@ -96,6 +98,7 @@ async function main() {
     console.error(`[bench] ${scenario.name}: ${scenario.description}`);
     const result = scenario.name === 'baseline' ? await ctx.baseline() : await scenario.run(ctx);
     allMet &&= result.targets_met;
+    const previous = recorded();
     previous[scenario.name] = {
       scenario: scenario.name,
       description: scenario.description,
