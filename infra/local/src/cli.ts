@@ -104,7 +104,7 @@ function printUrls(services: { name: string; url: string }[], env: Record<string
   for (const s of services) {
     const what =
       s.name === 'api'
-        ? ' (stats + admin API, OpenAPI at /docs)'
+        ? ' (dashboard at /, API under /api/v1, OpenAPI at /docs)'
         : s.name === 'ingest'
           ? ' (tracker at /js/script.js)'
           : '';
