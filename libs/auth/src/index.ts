@@ -41,3 +41,4 @@ export {
   type SessionClaims,
   type SessionTokens,
 } from './session';
+export { createSignedTokens, type SignedTokenClaims } from './session';

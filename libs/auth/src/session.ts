@@ -19,22 +19,31 @@ export interface SessionTokens {
   verify(token: string): Promise<SessionClaims | null>;
 }
 
-export function createSessionTokens(opts: { secret: string; ttlHours: number }): SessionTokens {
+/** What a verified token says: whom it is about, its own id, and when it expires. */
+export interface SignedTokenClaims {
+  subject: string;
+  id: string;
+  expiresAt: Date;
+}
+
+/**
+ * HS256 JWTs for one audience: the shared mechanism behind session and share tokens. A token of
+ * one audience never verifies as the other, so a share token can never act as a session.
+ */
+export function createSignedTokens(opts: { secret: string; audience: string; ttlSeconds: number }) {
   if (opts.secret.length < MIN_JWT_SECRET_LENGTH) {
     throw new Error(`the JWT secret must be at least ${MIN_JWT_SECRET_LENGTH} characters`);
   }
   const key = new TextEncoder().encode(opts.secret);
-  const ttlSeconds = Math.round(opts.ttlHours * 3600);
-
   return {
-    async issue(userId) {
+    async issue(subject: string): Promise<{ token: string; expiresAt: Date }> {
       const now = Math.floor(Date.now() / 1000);
-      const exp = now + ttlSeconds;
+      const exp = now + opts.ttlSeconds;
       const token = await new SignJWT({})
         .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
         .setIssuer(ISSUER)
-        .setAudience(AUDIENCE)
-        .setSubject(userId)
+        .setAudience(opts.audience)
+        .setSubject(subject)
         .setJti(randomUUID())
         .setIssuedAt(now)
         .setExpirationTime(exp)
@@ -42,19 +51,34 @@ export function createSessionTokens(opts: { secret: string; ttlHours: number }):
       return { token, expiresAt: new Date(exp * 1000) };
     },
 
-    async verify(token) {
+    async verify(token: string): Promise<SignedTokenClaims | null> {
       try {
         const { payload } = await jwtVerify(token, key, {
           issuer: ISSUER,
-          audience: AUDIENCE,
+          audience: opts.audience,
           // Pinning the algorithm refuses `alg: none` and key-confusion tricks.
           algorithms: ['HS256'],
           requiredClaims: ['sub', 'exp', 'jti'],
         });
-        return { userId: payload.sub!, sessionId: payload.jti!, expiresAt: new Date(payload.exp! * 1000) };
+        return { subject: payload.sub!, id: payload.jti!, expiresAt: new Date(payload.exp! * 1000) };
       } catch {
         return null;
       }
+    },
+  };
+}
+
+export function createSessionTokens(opts: { secret: string; ttlHours: number }): SessionTokens {
+  const tokens = createSignedTokens({
+    secret: opts.secret,
+    audience: AUDIENCE,
+    ttlSeconds: Math.round(opts.ttlHours * 3600),
+  });
+  return {
+    issue: (userId) => tokens.issue(userId),
+    async verify(token) {
+      const claims = await tokens.verify(token);
+      return claims && { userId: claims.subject, sessionId: claims.id, expiresAt: claims.expiresAt };
     },
   };
 }

@@ -1,7 +1,5 @@
-import { randomUUID } from 'node:crypto';
-import { jwtVerify, SignJWT } from 'jose';
+import { createSignedTokens } from '@tidemark/auth';
 
-const ISSUER = 'tidemark';
 /** Not the sessions' audience: a share token is never accepted as a session, nor the reverse. */
 const AUDIENCE = 'tidemark-share';
 
@@ -25,36 +23,16 @@ export interface ShareTokens {
 }
 
 export function createShareTokens(opts: { secret: string; ttlSeconds?: number }): ShareTokens {
-  const key = new TextEncoder().encode(opts.secret);
-  const ttlSeconds = opts.ttlSeconds ?? SHARE_TOKEN_TTL_SECONDS;
+  const tokens = createSignedTokens({
+    secret: opts.secret,
+    audience: AUDIENCE,
+    ttlSeconds: opts.ttlSeconds ?? SHARE_TOKEN_TTL_SECONDS,
+  });
   return {
-    async issue(siteId) {
-      const now = Math.floor(Date.now() / 1000);
-      const exp = now + ttlSeconds;
-      const token = await new SignJWT({})
-        .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-        .setIssuer(ISSUER)
-        .setAudience(AUDIENCE)
-        .setSubject(siteId)
-        .setJti(randomUUID())
-        .setIssuedAt(now)
-        .setExpirationTime(exp)
-        .sign(key);
-      return { token, expiresAt: new Date(exp * 1000) };
-    },
-
+    issue: (siteId) => tokens.issue(siteId),
     async verify(token) {
-      try {
-        const { payload } = await jwtVerify(token, key, {
-          issuer: ISSUER,
-          audience: AUDIENCE,
-          algorithms: ['HS256'],
-          requiredClaims: ['sub', 'exp', 'jti'],
-        });
-        return { siteId: payload.sub!, tokenId: payload.jti! };
-      } catch {
-        return null;
-      }
+      const claims = await tokens.verify(token);
+      return claims && { siteId: claims.subject, tokenId: claims.id };
     },
   };
 }
