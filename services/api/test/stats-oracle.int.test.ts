@@ -546,7 +546,9 @@ describe('the stats api agrees with an independent computation over the same eve
         conversion_rate: pct(reached[reached.length - 1]!, reached[0]!),
         meta: { timezone: site.oracle.timezone, from_rollups: false },
       });
-      expect(reached[2]).toBeGreaterThan(0);
+      // Month to date may be only days long on the day CI runs; 30 days always holds completed
+      // funnels, so the comparison above cannot pass by being all zeros.
+      if (preset === '30d') expect(reached[2]).toBeGreaterThan(0);
     }
   });
 
