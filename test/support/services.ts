@@ -5,6 +5,8 @@ import { stackEnv, uniqueSuffix } from './stack';
 
 export interface RunningPipeline {
   urls: Record<ServiceName, string>;
+  /** Every process in the order asked for: a name listed twice (replicas) has two entries here. */
+  instances: { name: ServiceName; url: string }[];
   env: Record<string, string>;
   stop(): Promise<void>;
 }
@@ -50,12 +52,15 @@ export async function startPipeline(
   };
   try {
     for (const [i, name] of names.entries()) {
-      running.push(await startServiceDetached({ name, port: ports[i]!, env }, dir));
+      // A replica keeps its own log and pid files.
+      const instanceDir = names.indexOf(name) === i ? dir : join(dir, `${name}-${i}`);
+      running.push(await startServiceDetached({ name, port: ports[i]!, env }, instanceDir));
     }
   } catch (err) {
     await stop();
     throw err;
   }
   const urls = Object.fromEntries(running.map((s) => [s.name, s.url])) as Record<ServiceName, string>;
-  return { urls, env, stop };
+  const instances = running.map((s) => ({ name: s.name, url: s.url }));
+  return { urls, instances, env, stop };
 }

@@ -76,25 +76,37 @@ export interface Answer<T = any> {
   headers: Record<string, string | string[] | undefined>;
 }
 
+/** An app answering through `inject`, or the base URL of a running api process. */
+export type Target = ApiApp | string;
+
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export async function call<T = any>(
-  app: ApiApp,
+  app: Target,
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
   url: string,
   opts: { token?: string; body?: unknown; headers?: Record<string, string> } = {},
 ): Promise<Answer<T>> {
-  const res = await app.inject({
-    method,
-    url,
-    headers: {
-      ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
-      ...(opts.body !== undefined ? { 'content-type': 'application/json' } : {}),
-      ...opts.headers,
-    },
-    ...(opts.body !== undefined
-      ? { payload: typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body) }
-      : {}),
-  });
+  const headers = {
+    ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
+    ...(opts.body !== undefined ? { 'content-type': 'application/json' } : {}),
+    ...opts.headers,
+  };
+  const payload =
+    opts.body === undefined
+      ? undefined
+      : typeof opts.body === 'string'
+        ? opts.body
+        : JSON.stringify(opts.body);
+  if (typeof app === 'string') {
+    const res = await fetch(`${app}${url}`, { method, headers, body: payload });
+    const text = await res.text();
+    return {
+      status: res.status,
+      body: text ? JSON.parse(text) : undefined,
+      headers: Object.fromEntries(res.headers),
+    };
+  }
+  const res = await app.inject({ method, url, headers, ...(payload !== undefined ? { payload } : {}) });
   const text = res.body;
   return {
     status: res.statusCode,
@@ -121,7 +133,7 @@ export interface TestUser {
   password: string;
 }
 
-export async function signup(app: ApiApp, name?: string): Promise<TestUser> {
+export async function signup(app: Target, name?: string): Promise<TestUser> {
   const email = `user-${uniqueSuffix()}@example.com`;
   const password = 'a long enough password';
   const res = await call(app, 'POST', '/api/v1/auth/signup', {
@@ -131,7 +143,7 @@ export async function signup(app: ApiApp, name?: string): Promise<TestUser> {
   return { ...res.body.data, email, password };
 }
 
-export async function createSite(app: ApiApp, token: string, body: Record<string, unknown> = {}) {
+export async function createSite(app: Target, token: string, body: Record<string, unknown> = {}) {
   const res = await call(app, 'POST', '/api/v1/sites', {
     token,
     body: { domain: `site-${uniqueSuffix()}.example.com`, name: 'A site', ...body },
@@ -141,7 +153,7 @@ export async function createSite(app: ApiApp, token: string, body: Record<string
 }
 
 export async function createAccessToken(
-  app: ApiApp,
+  app: Target,
   token: string,
   body: { permissions: string[]; site_ids?: string[]; expires_at?: string; name?: string },
 ) {
@@ -154,7 +166,7 @@ export async function createAccessToken(
 }
 
 export async function createApiKey(
-  app: ApiApp,
+  app: Target,
   token: string,
   site: string,
   body: Record<string, unknown> = {},
@@ -168,7 +180,7 @@ export async function createApiKey(
 }
 
 export async function invite(
-  app: ApiApp,
+  app: Target,
   ownerToken: string,
   site: string,
   email: string,
@@ -209,14 +221,14 @@ export async function tableCounts(pool: Pool): Promise<Record<string, number>> {
   return counts;
 }
 
-export async function createGoal(app: ApiApp, token: string, site: string, body: Record<string, unknown>) {
+export async function createGoal(app: Target, token: string, site: string, body: Record<string, unknown>) {
   const res = await call(app, 'POST', `/api/v1/sites/${site}/goals`, { token, body });
   expect(res.status, JSON.stringify(res.body)).toBe(201);
   return res.body.data as { id: string; name: string };
 }
 
 export async function createWebhook(
-  app: ApiApp,
+  app: Target,
   token: string,
   site: string,
   body: Record<string, unknown> = {},

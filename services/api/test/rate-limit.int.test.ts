@@ -1,33 +1,34 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stackEnv, uniqueSuffix } from '../../../test/support/stack';
+import { startPipeline, type RunningPipeline } from '../../../test/support/services';
 import { call, createAccessToken, expectError, signup, startApi, type TestApi } from './helpers';
 
+/** Two api processes on one database and one Redis prefix, as two replicas behind a balancer. */
+async function twoApiProcesses(env: Record<string, string>) {
+  const pipeline = await startPipeline(['api', 'api'], env);
+  const [a, b] = pipeline.instances.map((i) => i.url) as [string, string];
+  return { pipeline, a, b };
+}
+
 describe('rate limits shared through Redis', () => {
-  let a: TestApi;
-  let b: TestApi;
+  let pipeline: RunningPipeline;
+  let a: string;
+  let b: string;
 
   beforeAll(async () => {
-    // Two api processes' worth of apps on one database and one Redis prefix, like two replicas.
-    const env = {
-      REDIS_PREFIX: `${stackEnv().REDIS_PREFIX}:rl-${uniqueSuffix()}`,
+    ({ pipeline, a, b } = await twoApiProcesses({
       RATE_LIMIT_PER_TOKEN_PER_HOUR: '5',
       RATE_LIMIT_PER_IP_PER_MINUTE: '1000',
       TRUST_PROXY: 'true',
-    };
-    a = await startApi(env);
-    b = await startApi({ ...env, DATABASE_URL: a.config.DATABASE_URL });
+    }));
   });
-  afterAll(async () => {
-    await a?.close();
-    await b?.close();
-  });
+  afterAll(async () => pipeline?.stop());
 
   it('holds the per-token limit across both instances, with the limit headers', async () => {
-    const user = await signup(a.app);
-    const t = await createAccessToken(a.app, user.token, { permissions: ['sites:read'] });
+    const user = await signup(a);
+    const t = await createAccessToken(a, user.token, { permissions: ['sites:read'] });
     const remaining: string[] = [];
     for (let i = 0; i < 5; i++) {
-      const res = await call(i % 2 ? b.app : a.app, 'GET', '/api/v1/sites', { token: t.token });
+      const res = await call(i % 2 ? b : a, 'GET', '/api/v1/sites', { token: t.token });
       expect(res.status).toBe(200);
       expect(res.headers['x-ratelimit-limit']).toBe('5');
       const reset = Number(res.headers['x-ratelimit-reset']);
@@ -36,7 +37,7 @@ describe('rate limits shared through Redis', () => {
       remaining.push(String(res.headers['x-ratelimit-remaining']));
     }
     expect(remaining).toEqual(['4', '3', '2', '1', '0']);
-    for (const app of [a.app, b.app]) {
+    for (const app of [a, b]) {
       const res = await call(app, 'GET', '/api/v1/sites', { token: t.token });
       expectError(res, 429, 'rate_limited');
       expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
@@ -44,53 +45,45 @@ describe('rate limits shared through Redis', () => {
       expect(res.headers['x-ratelimit-remaining']).toBe('0');
     }
     // Another token of the same user has its own budget; the user's session is counted apart too.
-    const t2 = await createAccessToken(a.app, user.token, { permissions: ['sites:read'] });
-    expect((await call(b.app, 'GET', '/api/v1/sites', { token: t2.token })).status).toBe(200);
+    const t2 = await createAccessToken(a, user.token, { permissions: ['sites:read'] });
+    expect((await call(b, 'GET', '/api/v1/sites', { token: t2.token })).status).toBe(200);
   });
 
   it('counts sessions per user, so logging in again gives no new budget', async () => {
-    const user = await signup(a.app);
+    const user = await signup(a);
     for (let i = 0; i < 4; i++)
-      expect((await call(a.app, 'GET', '/api/v1/sites', { token: user.token })).status).toBe(200);
-    const login = await call(b.app, 'POST', '/api/v1/auth/login', {
+      expect((await call(a, 'GET', '/api/v1/sites', { token: user.token })).status).toBe(200);
+    const login = await call(b, 'POST', '/api/v1/auth/login', {
       body: { email: user.email, password: user.password },
     });
     const fresh = login.body.data.token;
-    expect((await call(b.app, 'GET', '/api/v1/sites', { token: fresh })).status).toBe(200);
-    expectError(await call(a.app, 'GET', '/api/v1/sites', { token: fresh }), 429, 'rate_limited');
+    expect((await call(b, 'GET', '/api/v1/sites', { token: fresh })).status).toBe(200);
+    expectError(await call(a, 'GET', '/api/v1/sites', { token: fresh }), 429, 'rate_limited');
   });
 });
 
 describe('per-IP limit', () => {
-  let a: TestApi;
-  let b: TestApi;
+  let pipeline: RunningPipeline;
+  let a: string;
+  let b: string;
 
   beforeAll(async () => {
-    const env = {
-      REDIS_PREFIX: `${stackEnv().REDIS_PREFIX}:ip-${uniqueSuffix()}`,
-      RATE_LIMIT_PER_IP_PER_MINUTE: '4',
-      TRUST_PROXY: 'true',
-    };
-    a = await startApi(env);
-    b = await startApi({ ...env, DATABASE_URL: a.config.DATABASE_URL });
+    ({ pipeline, a, b } = await twoApiProcesses({ RATE_LIMIT_PER_IP_PER_MINUTE: '4', TRUST_PROXY: 'true' }));
   });
-  afterAll(async () => {
-    await a?.close();
-    await b?.close();
-  });
+  afterAll(async () => pipeline?.stop());
 
   it('limits each client IP across instances, before authentication and on login too', async () => {
     const ip = { 'x-forwarded-for': '198.51.100.7' };
     const results: number[] = [];
     for (let i = 0; i < 4; i++) {
-      const res = await call(i % 2 ? b.app : a.app, 'POST', '/api/v1/auth/login', {
+      const res = await call(i % 2 ? b : a, 'POST', '/api/v1/auth/login', {
         body: { email: 'nobody@example.com', password: 'guessing passwords' },
         headers: ip,
       });
       results.push(res.status);
     }
     expect(results).toEqual([401, 401, 401, 401]);
-    const blocked = await call(a.app, 'GET', '/api/v1/sites', {
+    const blocked = await call(a, 'GET', '/api/v1/sites', {
       token: 'tma_0123456789ab_' + 'x'.repeat(40),
       headers: ip,
     });
@@ -99,7 +92,7 @@ describe('per-IP limit', () => {
     expect(blocked.headers['cache-control']).toBe('no-store');
     expect(Number(blocked.headers['retry-after'])).toBeLessThanOrEqual(60);
     // Another client is not affected.
-    const other = await call(b.app, 'POST', '/api/v1/auth/login', {
+    const other = await call(b, 'POST', '/api/v1/auth/login', {
       body: { email: 'nobody@example.com', password: 'guessing passwords' },
       headers: { 'x-forwarded-for': '203.0.113.9' },
     });
