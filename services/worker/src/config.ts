@@ -67,7 +67,16 @@ export const workerEnv = z
     /** How often threshold alerts are evaluated; windows end on multiples of it. */
     ALERT_EVALUATION_INTERVAL: envDuration('1m'),
 
-    WORKER_CONCURRENCY_WEBHOOK_DELIVERY: envInt(16, { min: 1, max: 1_000 }),
+    /**
+     * Deliveries in flight per process. They are I/O bound: a slot costs a socket and a payload in
+     * memory, and holds a PostgreSQL connection only while a query runs, not during the HTTP attempt.
+     * The CPU (well under 1 ms per delivery) caps a process near 1,000-1,500 deliveries/s, which at
+     * real endpoint latencies of 50-100 ms takes 50-150 slots. A hung endpoint holds a slot for up
+     * to WEBHOOK_TIMEOUT per delivery: with 16 slots, 16 deliveries to one dead-slow subscriber
+     * stalled every other subscriber for 10 s; with 100 it takes 100 of them. The price of more
+     * slots is more connections at once to a single receiver (up to this many).
+     */
+    WORKER_CONCURRENCY_WEBHOOK_DELIVERY: envInt(100, { min: 1, max: 1_000 }),
     WORKER_CONCURRENCY_ALERTS: envInt(4, { min: 1, max: 100 }),
     WORKER_CONCURRENCY_SITE_EVENTS: envInt(4, { min: 1, max: 100 }),
     /**

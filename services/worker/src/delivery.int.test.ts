@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Pool } from '@tidemark/db';
 import {
   createSiteEventsQueue,
@@ -234,6 +236,35 @@ describe('webhook delivery', () => {
       expect(custom.map((b) => b.data.events.length)).toEqual([30]);
     } finally {
       await other.close();
+    }
+  });
+
+  it('ends a delivery quietly when its subscription is deleted during the attempt', async () => {
+    siteId = await seedSite(pool);
+    let subscriptionId = '';
+    // Answers only once the subscription, and with it the delivery, is gone.
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        void pool
+          .query('DELETE FROM webhook_subscriptions WHERE id = $1', [subscriptionId])
+          .then(() => res.end());
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      ({ id: subscriptionId } = await createSubscription(pool, siteId, `http://127.0.0.1:${port}/hook`));
+      const id = await testDelivery(subscriptionId);
+      const job = await waitFor(async () => {
+        const j = await deliveryQueue.getJob(id);
+        return j?.finishedOn ? j : undefined;
+      });
+      expect(job.failedReason).toBeUndefined();
+      expect(job.returnvalue).toEqual({ skipped: 'delivery no longer exists' });
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
     }
   });
 

@@ -1,5 +1,5 @@
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
-import type { Pool } from '@tidemark/db';
+import type { Pool, PoolClient } from '@tidemark/db';
 import type { Logger } from '@tidemark/logging';
 import { enqueueDelivery, type WebhookDeliveryJob, type WebhookDeliveryQueue } from '@tidemark/queues';
 import {
@@ -15,11 +15,11 @@ import {
   loadDelivery,
   markFailed,
   markRetrying,
-  markSucceeded,
   noteEndpointFailure,
   overdueDeliveries,
   pruneDeliveries,
   recordAttempt,
+  type DeliveryRow,
 } from './deliveries.repository';
 import type { WorkerMetrics } from './metrics';
 
@@ -37,9 +37,10 @@ export interface DeliveryDeps {
 
 type Deliver = Extract<WebhookDeliveryJob, { type: 'deliver' }>;
 
-/** The decision taken after an attempt, inside the transaction that recorded it. */
+/** Where a delivery stands once its attempt is recorded. */
 type Outcome =
   | { kind: 'succeeded' }
+  | { kind: 'gone' }
   | { kind: 'retrying'; at: Date }
   | { kind: 'failed'; reason: string; metric: 'gave_up' | 'endpoint_disabled' | 'manual_failed' };
 
@@ -83,48 +84,23 @@ export async function processDelivery(
   const res = await deps.http.post(delivery.url, { ...headers }, body);
   metrics.attemptSeconds.observe({ result: res.ok ? 'ok' : 'failed' }, res.latencyMs / 1_000);
 
-  const outcome = await inTransaction(pool, async (tx): Promise<Outcome> => {
-    const attempt = await recordAttempt(tx, delivery.id, res, data.manual);
-    if (res.ok) {
-      await markSucceeded(tx, delivery.id, delivery.subscription_id);
-      return { kind: 'succeeded' };
-    }
-    if (res.statusCode === 410) {
-      await disableEndpoint(tx, delivery.subscription_id, 'the endpoint answered 410 Gone');
-      await markFailed(tx, delivery.id);
-      return { kind: 'failed', reason: '410 Gone: endpoint disabled', metric: 'endpoint_disabled' };
-    }
-    const disabledNow = await noteEndpointFailure(tx, delivery.subscription_id, deps.disableAfterMs);
-    if (data.manual) {
-      // A redelivery is one more try; it does not reopen or end the delivery's own schedule.
-      return { kind: 'failed', reason: describeFailure(res), metric: 'manual_failed' };
-    }
-    if (disabledNow || !delivery.subscription_enabled) {
-      await markFailed(tx, delivery.id);
-      return {
-        kind: 'failed',
-        reason: `${describeFailure(res)}; endpoint disabled`,
-        metric: 'endpoint_disabled',
-      };
-    }
-    const delay = nextRetryDelay({
-      attemptsMade: attempt,
-      schedule: deps.retryScheduleMs,
-      retryAfterMs: res.retryAfterMs,
-    });
-    if (delay === null) {
-      await markFailed(tx, delivery.id);
-      return { kind: 'failed', reason: `${describeFailure(res)}; retries used up`, metric: 'gave_up' };
-    }
-    const at = new Date(Date.now() + delay);
-    await markRetrying(tx, delivery.id, at);
-    return { kind: 'retrying', at };
-  });
+  // A success is settled by the statement that records it; a failure is recorded in a transaction
+  // that also takes the decision (retry, give up, disable the endpoint).
+  let outcome: Outcome;
+  if (res.ok) {
+    const attempt = await recordAttempt(pool, delivery, res, data.manual);
+    outcome = attempt === null ? { kind: 'gone' } : { kind: 'succeeded' };
+  } else {
+    outcome = await inTransaction(pool, (tx) => settleFailedAttempt(deps, tx, delivery, res, data.manual));
+  }
 
   switch (outcome.kind) {
     case 'succeeded':
       metrics.deliveries.inc({ outcome: 'succeeded' });
       return { statusCode: res.statusCode };
+    case 'gone':
+      metrics.deliveries.inc({ outcome: 'skipped' });
+      return { skipped: 'delivery no longer exists' };
     case 'retrying':
       metrics.deliveries.inc({ outcome: 'retrying' });
       deps.logger.debug(
@@ -139,6 +115,47 @@ export async function processDelivery(
       metrics.deliveries.inc({ outcome: outcome.metric });
       throw new UnrecoverableError(`delivery ${delivery.id} failed: ${outcome.reason}`);
   }
+}
+
+async function settleFailedAttempt(
+  deps: DeliveryDeps,
+  tx: PoolClient,
+  delivery: DeliveryRow,
+  res: WebhookResponse,
+  manual: boolean,
+): Promise<Outcome> {
+  const attempt = await recordAttempt(tx, delivery, res, manual);
+  if (attempt === null) return { kind: 'gone' };
+  if (res.statusCode === 410) {
+    await disableEndpoint(tx, delivery.subscription_id, 'the endpoint answered 410 Gone');
+    await markFailed(tx, delivery.id);
+    return { kind: 'failed', reason: '410 Gone: endpoint disabled', metric: 'endpoint_disabled' };
+  }
+  const disabledNow = await noteEndpointFailure(tx, delivery.subscription_id, deps.disableAfterMs);
+  if (manual) {
+    // A redelivery is one more try; it does not reopen or end the delivery's own schedule.
+    return { kind: 'failed', reason: describeFailure(res), metric: 'manual_failed' };
+  }
+  if (disabledNow || !delivery.subscription_enabled) {
+    await markFailed(tx, delivery.id);
+    return {
+      kind: 'failed',
+      reason: `${describeFailure(res)}; endpoint disabled`,
+      metric: 'endpoint_disabled',
+    };
+  }
+  const delay = nextRetryDelay({
+    attemptsMade: attempt,
+    schedule: deps.retryScheduleMs,
+    retryAfterMs: res.retryAfterMs,
+  });
+  if (delay === null) {
+    await markFailed(tx, delivery.id);
+    return { kind: 'failed', reason: `${describeFailure(res)}; retries used up`, metric: 'gave_up' };
+  }
+  const at = new Date(Date.now() + delay);
+  await markRetrying(tx, delivery.id, at);
+  return { kind: 'retrying', at };
 }
 
 function describeFailure(res: WebhookResponse): string {
