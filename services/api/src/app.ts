@@ -6,7 +6,7 @@ import { postgresComponent, type Pool } from '@tidemark/db';
 import { ApiError, registerErrorHandler } from '@tidemark/http';
 import type { Logger } from '@tidemark/logging';
 import { registerOpsRoutes } from '@tidemark/runtime';
-import Fastify, { type FastifyBaseLogger, type FastifySchemaValidationError } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifySchemaValidationError } from 'fastify';
 import {
   jsonSchemaTransform,
   serializerCompiler,
@@ -16,6 +16,7 @@ import {
 import type { Redis } from 'ioredis';
 import { Histogram, type Registry } from 'prom-client';
 import { authPlugin } from './auth/auth.plugin';
+import { createPrincipalCache } from './auth/principal-cache';
 import { createRateLimits } from './auth/rate-limit';
 import { createShareTokens } from './auth/share-token';
 import { TokenUsageRecorder } from './auth/token-usage';
@@ -104,6 +105,8 @@ export function buildApp(deps: AppDeps) {
   const base = Fastify({
     // Typed as fastify's logger interface so the instance type matches what the shared libs take.
     loggerInstance: logger as FastifyBaseLogger,
+    // One access line per request (the onResponse hook below) instead of fastify's two.
+    logController: new LogController({ disableRequestLogging: true }),
     trustProxy: trustProxyOption(config.TRUST_PROXY),
     bodyLimit: BODY_LIMIT_BYTES,
     schemaErrorFormatter,
@@ -123,13 +126,20 @@ export function buildApp(deps: AppDeps) {
     registers: [registry],
   });
   app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url ?? 'unmatched';
     duration.observe(
+      { method: req.method, route, status_code: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+    req.log.info(
       {
         method: req.method,
-        route: req.routeOptions.url ?? 'unmatched',
-        status_code: String(reply.statusCode),
+        url: req.url,
+        route,
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime),
       },
-      reply.elapsedTime / 1000,
+      'request',
     );
   });
 
@@ -187,7 +197,16 @@ export function buildApp(deps: AppDeps) {
     registry,
   });
   const shares = createShareTokens({ secret: config.JWT_SECRET });
-  app.register(authPlugin, { pool, sessions, rateLimits, usage, shares });
+  const authCache = createPrincipalCache({
+    ttlMs: config.AUTH_CACHE_TTL_MS,
+    redisUrl: config.REDIS_URL,
+    redisPrefix: config.REDIS_PREFIX,
+    publisher: redis,
+    logger,
+    registry,
+  });
+  app.addHook('onClose', async () => authCache.close());
+  app.register(authPlugin, { pool, sessions, rateLimits, usage, shares, cache: authCache });
 
   const ctx: RouteContext = {
     pool,
@@ -195,6 +214,7 @@ export function buildApp(deps: AppDeps) {
     sessions,
     analytics: createSiteAnalytics({ clickhouse, logger, registry }),
     siteRules: createSiteRulesPublisher({ redis, redisPrefix: config.REDIS_PREFIX, logger, registry }),
+    authCache,
     dummyPasswordHash: createDummyHash(),
   };
 

@@ -68,6 +68,12 @@ export const apiEnvSchema = z.object({
   RATE_LIMIT_PER_TOKEN_PER_HOUR: envInt(600, { min: 1 }),
   RATE_LIMIT_PER_IP_PER_MINUTE: envInt(60, { min: 1 }),
   TRUST_PROXY: trustProxy,
+  /**
+   * How long a resolved bearer token is reused without asking PostgreSQL again (0: never). Revoking,
+   * rolling or deleting a token drops it at once on this replica and, through Redis, on the others;
+   * this is the bound if that message is lost while Redis is away.
+   */
+  AUTH_CACHE_TTL_MS: envInt(10_000, { min: 0, max: 300_000 }),
   /** How often `last_used_at` of tokens and keys is written (batched, not one write per request). */
   TOKEN_USAGE_FLUSH_SECONDS: envInt(10, { min: 1, max: 3600 }),
   /**

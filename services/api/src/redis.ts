@@ -11,6 +11,8 @@ export function createRedis(url: string): Redis {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     commandTimeout: 1_000,
+    // Concurrent requests' rate-limit calls leave in one write instead of one syscall each.
+    enableAutoPipelining: true,
   });
 }
 

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -85,6 +86,22 @@ describe('signup', () => {
     });
     expect(expectError(crlf, 422, 'validation_failed').details).toHaveProperty('name');
     expect(await tableCounts(api.pool)).toEqual(before);
+  });
+
+  it('names unknown fields called like Object.prototype members as any other (422, not 500)', async () => {
+    const res = await call(api.app, 'POST', '/api/v1/auth/signup', {
+      body: { email: 'not-an-email', password: 'long enough 1', constructor: {}, toString: 1 },
+    });
+    expect(expectError(res, 422, 'validation_failed').details).toEqual({
+      email: [expect.any(String)],
+      constructor: ['is not a known field'],
+      toString: ['is not a known field'],
+    });
+    const user = await signup(api.app);
+    for (const name of ['constructor', 'hasOwnProperty']) {
+      const query = await call(api.app, 'GET', `/api/v1/account?${name}=1`, { token: user.token });
+      expect(expectError(query, 400, 'invalid_request').message).toBe(`unknown query parameter: ${name}`);
+    }
   });
 
   it('answers 400 to malformed JSON, 415 to other media types and 413 to huge bodies', async () => {
@@ -347,11 +364,14 @@ describe('access tokens', () => {
       'not_found',
     );
 
-    const b = await createAccessToken(api.app, user.token, { permissions: ['sites:read'] });
+    // Used (and so cached) before it expires, refused right after: the cache keeps the expiry.
+    const expiresAt = Date.now() + 3_000;
+    const b = await createAccessToken(api.app, user.token, {
+      permissions: ['sites:read'],
+      expires_at: new Date(expiresAt).toISOString(),
+    });
     expect((await call(api.app, 'GET', '/api/v1/sites', { token: b.token })).status).toBe(200);
-    await api.pool.query(`UPDATE account_tokens SET expires_at = now() - interval '1 second' WHERE id = $1`, [
-      b.id,
-    ]);
+    await sleep(expiresAt - Date.now() + 50);
     expectError(await call(api.app, 'GET', '/api/v1/sites', { token: b.token }), 401, 'invalid_token');
   });
 

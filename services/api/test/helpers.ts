@@ -8,6 +8,7 @@ import { expect } from 'vitest';
 import { buildApp, type ApiApp } from '../src/app';
 import { loadApiConfig, type ApiConfig } from '../src/config';
 import { createRedis } from '../src/redis';
+import { startPipeline } from '../../../test/support/services';
 import { freshPostgres, stackEnv, uniqueSuffix } from '../../../test/support/stack';
 
 export interface TestApi {
@@ -66,6 +67,13 @@ export async function startApi(
       await pool.end();
     },
   };
+}
+
+/** Two api processes on one database and one Redis prefix, as two replicas behind a balancer. */
+export async function twoApiProcesses(env: Record<string, string> = {}) {
+  const pipeline = await startPipeline(['api', 'api'], env);
+  const [a, b] = pipeline.instances.map((i) => i.url) as [string, string];
+  return { pipeline, a, b };
 }
 
 // Tests read JSON answers field by field; typing every answer would only restate the schemas.

@@ -1,13 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startPipeline, type RunningPipeline } from '../../../test/support/services';
-import { call, createAccessToken, expectError, signup, startApi, type TestApi } from './helpers';
-
-/** Two api processes on one database and one Redis prefix, as two replicas behind a balancer. */
-async function twoApiProcesses(env: Record<string, string>) {
-  const pipeline = await startPipeline(['api', 'api'], env);
-  const [a, b] = pipeline.instances.map((i) => i.url) as [string, string];
-  return { pipeline, a, b };
-}
+import type { RunningPipeline } from '../../../test/support/services';
+import {
+  call,
+  createAccessToken,
+  expectError,
+  signup,
+  startApi,
+  twoApiProcesses,
+  type TestApi,
+} from './helpers';
 
 describe('rate limits shared through Redis', () => {
   let pipeline: RunningPipeline;

@@ -12,6 +12,7 @@ import type { Pool } from '@tidemark/db';
 import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
 import { invalidToken, missingToken, type Principal } from './principal';
+import type { PrincipalCache } from './principal-cache';
 import type { RateLimits } from './rate-limit';
 import type { ShareTokens } from './share-token';
 import { resolveSiteAccess, type SiteAccess, type SiteAccessOptions } from './site-access';
@@ -42,6 +43,13 @@ export interface AuthPluginOptions {
   rateLimits: RateLimits;
   usage: TokenUsageRecorder;
   shares: ShareTokens;
+  cache: PrincipalCache;
+}
+
+/** A principal as read from PostgreSQL, with the expiry the cache must keep honouring. */
+interface Resolved {
+  principal: Principal;
+  expiresAt: Date | null;
 }
 
 /**
@@ -59,8 +67,8 @@ function bearerToken(header: string | undefined): string | null {
 const isExpired = (expiresAt: Date | null) => expiresAt !== null && expiresAt.getTime() <= Date.now();
 
 export const authPlugin = fp<AuthPluginOptions>(
-  async (app, { pool, sessions, rateLimits, usage, shares }) => {
-    async function accountToken(parsed: ParsedToken): Promise<Principal | null> {
+  async (app, { pool, sessions, rateLimits, usage, shares, cache }) => {
+    async function accountToken(parsed: ParsedToken): Promise<Resolved | null> {
       const { rows } = await pool.query<{
         id: string;
         permissions: string[];
@@ -82,15 +90,18 @@ export const authPlugin = fp<AuthPluginOptions>(
       if (!secretMatches(parsed.secret, row?.secret_hash) || !row || isExpired(row.expires_at)) return null;
       usage.touch('account_tokens', row.id);
       return {
-        kind: 'account_token',
-        tokenId: row.id,
-        user: { id: row.user_id, accountId: row.account_id, email: row.email, name: row.name },
-        permissions: new Set(row.permissions.filter(isPermission)),
-        siteIds: row.site_ids,
+        principal: {
+          kind: 'account_token',
+          tokenId: row.id,
+          user: { id: row.user_id, accountId: row.account_id, email: row.email, name: row.name },
+          permissions: new Set(row.permissions.filter(isPermission)),
+          siteIds: row.site_ids,
+        },
+        expiresAt: row.expires_at,
       };
     }
 
-    async function siteApiKey(parsed: ParsedToken): Promise<Principal | null> {
+    async function siteApiKey(parsed: ParsedToken): Promise<Resolved | null> {
       const { rows } = await pool.query<{
         id: string;
         site_id: string;
@@ -105,14 +116,17 @@ export const authPlugin = fp<AuthPluginOptions>(
       if (row.revoked_at !== null || isExpired(row.expires_at)) return null;
       usage.touch('site_api_keys', row.id);
       return {
-        kind: 'site_api_key',
-        keyId: row.id,
-        siteId: row.site_id,
-        permissions: new Set(['stats:read']),
+        principal: {
+          kind: 'site_api_key',
+          keyId: row.id,
+          siteId: row.site_id,
+          permissions: new Set(['stats:read']),
+        },
+        expiresAt: row.expires_at,
       };
     }
 
-    async function session(raw: string): Promise<Principal | null> {
+    async function session(raw: string): Promise<Resolved | null> {
       const claims = await sessions.verify(raw);
       if (!claims) return null;
       const { rows } = await pool.query<{
@@ -124,11 +138,14 @@ export const authPlugin = fp<AuthPluginOptions>(
       const user = rows[0];
       if (!user) return null;
       return {
-        kind: 'session',
-        tokenId: null,
-        user: { id: user.id, accountId: user.account_id, email: user.email, name: user.name },
-        permissions: ALL_PERMISSIONS,
-        siteIds: null,
+        principal: {
+          kind: 'session',
+          tokenId: null,
+          user: { id: user.id, accountId: user.account_id, email: user.email, name: user.name },
+          permissions: ALL_PERMISSIONS,
+          siteIds: null,
+        },
+        expiresAt: claims.expiresAt,
       };
     }
 
@@ -153,13 +170,29 @@ export const authPlugin = fp<AuthPluginOptions>(
       };
     }
 
-    async function resolve(raw: string): Promise<Principal | null> {
+    async function lookup(raw: string): Promise<Resolved | Principal | null> {
       const parsed = parseToken(raw);
       if (parsed?.kind === 'tma') return accountToken(parsed);
       if (parsed?.kind === 'tmk') return siteApiKey(parsed);
       // Both are JWTs; their audiences differ, so at most one of the two verifications passes.
+      // Share tokens are not cached: switching `public_stats` off must cut them on every request.
       if (looksLikeJwt(raw)) return (await session(raw)) ?? (await shareToken(raw));
       return null;
+    }
+
+    async function resolve(raw: string): Promise<Principal | null> {
+      const cached = cache.get(raw);
+      if (cached !== undefined) {
+        // Only sessions, account tokens and site API keys are ever cached.
+        if (cached?.kind === 'account_token') usage.touch('account_tokens', cached.tokenId);
+        if (cached?.kind === 'site_api_key') usage.touch('site_api_keys', cached.keyId);
+        return cached;
+      }
+      const epoch = cache.epoch();
+      const found = await lookup(raw);
+      if (!found || !('principal' in found)) return found;
+      cache.set(raw, found.principal, found.expiresAt, epoch);
+      return found.principal;
     }
 
     app.decorateRequest('principal', null);

@@ -56,6 +56,7 @@ export const accountRoutes: FastifyPluginAsyncZod<RouteContext> = async (app, ct
         principal.user.id,
         req.body.name,
       ]);
+      await ctx.authCache.invalidate();
       return accountView(principal);
     },
   );

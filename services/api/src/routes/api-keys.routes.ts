@@ -199,6 +199,7 @@ export const apiKeyRoutes: FastifyPluginAsyncZod<RouteContext> = async (app, ctx
         });
         return { ...toResponse(row), token };
       });
+      await ctx.authCache.invalidate();
       return { data: rolled };
     },
   );
@@ -242,6 +243,7 @@ export const apiKeyRoutes: FastifyPluginAsyncZod<RouteContext> = async (app, ctx
         }
         return toResponse(row);
       });
+      await ctx.authCache.invalidate();
       return { data: revoked };
     },
   );

@@ -1,6 +1,7 @@
 import type { SessionTokens } from '@tidemark/auth';
 import { errorBody } from '@tidemark/api-schemas';
 import type { Pool } from '@tidemark/db';
+import type { PrincipalCache } from '../auth/principal-cache';
 import type { ApiConfig } from '../config';
 import type { SiteAnalytics } from '../sites/analytics';
 import type { SiteRulesPublisher } from '../sites/site-rules';
@@ -12,6 +13,8 @@ export interface RouteContext {
   sessions: SessionTokens;
   analytics: SiteAnalytics;
   siteRules: SiteRulesPublisher;
+  /** Call after a change that can invalidate a bearer token or change what it resolves to. */
+  authCache: PrincipalCache;
   /** Verified against for unknown emails, so a failed login takes the same time either way. */
   dummyPasswordHash: Promise<string>;
 }

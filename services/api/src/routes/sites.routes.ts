@@ -247,6 +247,8 @@ export const siteRoutes: FastifyPluginAsyncZod<RouteContext> = async (app, ctx) 
         });
       });
       await ctx.siteRules.invalidate(site.site_key);
+      // The site's API keys went with it.
+      await ctx.authCache.invalidate();
       return { data: { deleted: true as const } };
     },
   );
