@@ -81,7 +81,10 @@ export function startProcess(
   timeoutMs = 60_000,
 ): Promise<{ child: ChildProcess; match: RegExpMatchArray; stop: () => Promise<void> }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+    // BENCH_CPU_PROF_DIR=<dir> writes a V8 CPU profile of each service process there, to see where a figure goes.
+    const profile = process.env.BENCH_CPU_PROF_DIR;
+    const profiling = profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [];
+    const child = spawn(process.execPath, [...profiling, '--import', 'tsx', entry], {
       cwd: ROOT,
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
