@@ -1,11 +1,9 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import type { IncomingMessage } from 'node:http';
 import { fileURLToPath } from 'node:url';
-import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listen } from '../support/browser';
 import { startPipeline, type RunningPipeline } from '../support/services';
+import { startWebhookReceiver, verifyWebhooks, type WebhookReceiver } from '../support/webhooks';
 
 /**
  * Runs every `sh` block of docs/getting-started.md, in order, in one bash, against the real
@@ -14,23 +12,12 @@ import { startPipeline, type RunningPipeline } from '../support/services';
  */
 const doc = fileURLToPath(new URL('../../docs/getting-started.md', import.meta.url));
 
-interface Received {
-  headers: IncomingMessage['headers'];
-  body: string;
-}
-
 describe('docs/getting-started.md', () => {
   let pipeline: RunningPipeline;
-  let receiver: Awaited<ReturnType<typeof listen>>;
-  const received: Received[] = [];
+  let receiver: WebhookReceiver;
 
   beforeAll(async () => {
-    receiver = await listen(async (req, res) => {
-      const chunks: Buffer[] = [];
-      for await (const c of req) chunks.push(c as Buffer);
-      received.push({ headers: req.headers, body: Buffer.concat(chunks).toString() });
-      res.writeHead(204).end();
-    });
+    receiver = await startWebhookReceiver();
     pipeline = await startPipeline(['api', 'consumer', 'worker', 'ingest'], {
       WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true',
     });
@@ -38,7 +25,7 @@ describe('docs/getting-started.md', () => {
 
   afterAll(async () => {
     await pipeline?.stop();
-    receiver?.server.close();
+    await receiver?.close();
   });
 
   it('works as written', async () => {
@@ -52,7 +39,7 @@ describe('docs/getting-started.md', () => {
             ...process.env,
             API: pipeline.urls.api,
             INGEST: pipeline.urls.ingest,
-            RECEIVER: `${receiver.origin}/hook`,
+            RECEIVER: receiver.url,
           },
         });
         let out = '';
@@ -75,14 +62,7 @@ describe('docs/getting-started.md', () => {
 
     const secret = /verify deliveries with this secret: (whsec_\S+)/.exec(stdout)?.[1];
     expect(secret).toBeDefined();
-    const types = received.map((r) => {
-      const payload = new Webhook(secret!).verify(r.body, {
-        'webhook-id': String(r.headers['webhook-id']),
-        'webhook-timestamp': String(r.headers['webhook-timestamp']),
-        'webhook-signature': String(r.headers['webhook-signature']),
-      }) as { type: string };
-      return payload.type;
-    });
+    const types = verifyWebhooks(receiver.received, secret!).map((w) => w.type);
     expect(types.sort()).toEqual(['alert.triggered', 'goal.completed']);
   });
 });

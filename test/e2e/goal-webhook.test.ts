@@ -1,14 +1,8 @@
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { callApi, type ApiInit } from '../support/api';
 import { startPipeline, type RunningPipeline } from '../support/services';
 import { waitFor } from '../support/stack';
-
-interface Received {
-  headers: IncomingHttpHeaders;
-  body: string;
-}
+import { startWebhookReceiver, verifyWebhooks, type WebhookReceiver } from '../support/webhooks';
 
 /**
  * A goal completion from the tracker endpoint to a subscriber, every piece real and in its own
@@ -18,21 +12,10 @@ interface Received {
  */
 describe('signup event → goal completed → alert fired → signed webhooks', () => {
   let pipeline: RunningPipeline;
-  let receiver: Server;
-  let receiverUrl: string;
-  const received: Received[] = [];
+  let receiver: WebhookReceiver;
 
   beforeAll(async () => {
-    receiver = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        received.push({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
-        res.writeHead(204).end();
-      });
-    });
-    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-    receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks/tidemark`;
+    receiver = await startWebhookReceiver();
     pipeline = await startPipeline(['api', 'consumer', 'worker', 'ingest'], {
       WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true',
       WEBHOOK_RETRY_SCHEDULE: '200ms,200ms,200ms',
@@ -41,21 +24,10 @@ describe('signup event → goal completed → alert fired → signed webhooks', 
 
   afterAll(async () => {
     await pipeline?.stop();
-    await new Promise((resolve) => receiver?.close(resolve));
+    await receiver?.close();
   });
 
-  const api = async (path: string, init: { method?: string; token?: string; body?: unknown } = {}) => {
-    const res = await fetch(`${pipeline.urls.api}${path}`, {
-      method: init.method ?? 'GET',
-      headers: {
-        ...(init.body ? { 'content-type': 'application/json' } : {}),
-        ...(init.token ? { authorization: `Bearer ${init.token}` } : {}),
-      },
-      body: init.body ? JSON.stringify(init.body) : undefined,
-    });
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- response shapes are asserted field by field
-    return { status: res.status, body: (await res.json()) as { data: any } };
-  };
+  const api = (path: string, init?: ApiInit) => callApi(pipeline.urls.api, path, init);
 
   it('delivers goal.completed and alert.triggered, signed, and shows them in the api', async () => {
     const signup = await api('/api/v1/auth/signup', {
@@ -92,7 +64,7 @@ describe('signup event → goal completed → alert fired → signed webhooks', 
     const hook = await api(`${base}/webhooks`, {
       method: 'POST',
       token,
-      body: { url: receiverUrl, events: ['goal.completed', 'alert.triggered'] },
+      body: { url: receiver.url, events: ['goal.completed', 'alert.triggered'] },
     });
     expect(hook.status).toBe(201);
     const { id: hookId, secret } = hook.body.data as { id: string; secret: string };
@@ -113,25 +85,12 @@ describe('signup event → goal completed → alert fired → signed webhooks', 
     });
     expect(beacon.status).toBe(202);
 
-    await waitFor(() => (received.length >= 2 ? true : undefined), {
+    await waitFor(() => (receiver.received.length >= 2 ? true : undefined), {
       timeout: 60_000,
       interval: 250,
       message: 'two webhook deliveries at the receiver',
     });
-    const verifier = new Webhook(secret);
-    const payloads = received.map((r) => {
-      const headers = {
-        'webhook-id': String(r.headers['webhook-id']),
-        'webhook-timestamp': String(r.headers['webhook-timestamp']),
-        'webhook-signature': String(r.headers['webhook-signature']),
-      };
-      // Throws unless the signature matches this body under the subscription's secret.
-      verifier.verify(r.body, headers);
-      return {
-        id: headers['webhook-id'],
-        ...(JSON.parse(r.body) as { type: string; data: Record<string, unknown> }),
-      };
-    });
+    const payloads = verifyWebhooks(receiver.received, secret);
     const byType = Object.fromEntries(payloads.map((p) => [p.type, p]));
     expect(Object.keys(byType).sort()).toEqual(['alert.triggered', 'goal.completed']);
     expect(byType['goal.completed']!.data).toEqual({

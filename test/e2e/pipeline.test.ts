@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClickHouse } from '@tidemark/clickhouse';
+import { callApi, type ApiInit } from '../support/api';
 import { startPipeline, type RunningPipeline } from '../support/services';
 import { waitFor } from '../support/stack';
 
@@ -19,18 +20,7 @@ describe('tracker beacon → ingest → Kafka → consumer → ClickHouse → ap
     await pipeline?.stop();
   });
 
-  const api = async (path: string, init: { method?: string; token?: string; body?: unknown } = {}) => {
-    const res = await fetch(`${pipeline.urls.api}${path}`, {
-      method: init.method ?? 'GET',
-      headers: {
-        ...(init.body ? { 'content-type': 'application/json' } : {}),
-        ...(init.token ? { authorization: `Bearer ${init.token}` } : {}),
-      },
-      body: init.body ? JSON.stringify(init.body) : undefined,
-    });
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- response shapes are asserted field by field
-    return { status: res.status, body: (await res.json()) as { data: any } };
-  };
+  const api = (path: string, init?: ApiInit) => callApi(pipeline.urls.api, path, init);
 
   it('shows an accepted event in the api within seconds', async () => {
     const signup = await api('/api/v1/auth/signup', {

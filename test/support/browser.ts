@@ -7,14 +7,19 @@ export const CHROMIUM = '/usr/bin/chromium';
 
 /**
  * Headless Chromium as it runs on our machines: no sandbox (we are root), and none of the
- * background networking a closed network refuses.
+ * background networking a closed network refuses. `hosts` resolve to 127.0.0.1, so a local server
+ * can stand for sites with real host names (a tracked site, a referring one).
  */
-export function launchChromium(opts: { userAgent?: string } = {}): Promise<Browser> {
+export function launchChromium(
+  opts: { userAgent?: string; hosts?: readonly string[] } = {},
+): Promise<Browser> {
+  const hosts = opts.hosts ?? [];
   return chromium.launch({
     executablePath: CHROMIUM,
     args: [
       // Browser-wide: a per-context override does not reach beacons sent while a page unloads.
       ...(opts.userAgent ? [`--user-agent=${opts.userAgent}`] : []),
+      ...(hosts.length ? [`--host-resolver-rules=${hosts.map((h) => `MAP ${h} 127.0.0.1`).join(', ')}`] : []),
       '--headless',
       '--no-sandbox',
       '--disable-gpu',
