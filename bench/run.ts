@@ -60,6 +60,8 @@ function render(all: Record<string, Recorded>): string {
     'Written by `npm run bench` (all scenarios) or `npm run bench -- NAME`. Every scenario measures its',
     'baseline in the same run and reports ratios against it, because absolute figures move with the',
     'machine and its load. Targets come from the issue that owns each scenario.',
+    '`BENCH_CPU_PROF_DIR=<dir> npm run bench -- NAME` also writes a V8 CPU profile of every service',
+    'process it starts (open them in Chrome DevTools or speedscope).',
     '',
   ];
   for (const r of Object.values(all)) {
