@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { futureExpiry, label, permission, timestamp, uuid } from './common';
+import { futureExpiry, label, permission, publicTokenId, timestamp, uuid } from './common';
 
 export const createAccessTokenBody = z.strictObject({
   name: label(),
@@ -18,7 +18,7 @@ export const createAccessTokenBody = z.strictObject({
   expires_at: futureExpiry,
 });
 
-export const accessTokenIdParams = z.strictObject({ id: z.string().max(100) });
+export const accessTokenIdParams = z.strictObject({ id: publicTokenId });
 
 export const accessToken = z.object({
   id: z.string(),

@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { label, queryInt, timestamp, uuid } from './common';
+import { checked, label, queryInt, timestamp, uuid } from './common';
 import { goalName } from './goals';
+import { unpairedSurrogateProblem } from './validators';
 
 export const ALERT_METRICS = ['visitors', 'pageviews', 'events'] as const;
 export const ALERT_OPS = ['gt', 'lt'] as const;
@@ -53,7 +54,8 @@ export const alertTemplate = z
       .string()
       .max(5_000, 'must be at most 5000 characters')
       // Line breaks and tabs are fine in a message body; other control characters are not.
-      .regex(/^[\n\r\t\P{Cc}]*$/u, 'must not contain control characters other than line breaks and tabs'),
+      .regex(/^[\n\r\t\P{Cc}]*$/u, 'must not contain control characters other than line breaks and tabs')
+      .superRefine(checked(unpairedSurrogateProblem)),
   })
   .meta({
     description:

@@ -1,12 +1,12 @@
 import { z } from 'zod';
-import { futureExpiry, label, timestamp, uuid } from './common';
+import { futureExpiry, label, publicTokenId, timestamp, uuid } from './common';
 
 export const createApiKeyBody = z.strictObject({
   name: label(),
   expires_at: futureExpiry,
 });
 
-export const apiKeyParams = z.strictObject({ site: z.string().max(100), id: z.string().max(100) });
+export const apiKeyParams = z.strictObject({ site: z.string().max(100), id: publicTokenId });
 
 export const apiKey = z.object({
   id: z.string(),

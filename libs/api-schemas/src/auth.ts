@@ -14,7 +14,13 @@ export const signupBody = z.strictObject({
 });
 
 export const loginBody = z.strictObject({
-  email: z.string().trim().toLowerCase().max(254, 'must be at most 254 characters'),
+  email: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .max(254, 'must be at most 254 characters')
+    // No stored email holds one, and PostgreSQL refuses a NUL byte in a query outright.
+    .regex(/^[^\p{Cc}]*$/u, 'must not contain control characters'),
   password: z.string().min(1, 'must not be empty').max(1024, 'must be at most 1024 characters'),
 });
 

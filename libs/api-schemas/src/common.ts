@@ -1,5 +1,6 @@
 import { PERMISSIONS } from '@tidemark/auth';
 import { z } from 'zod';
+import { unpairedSurrogateProblem } from './validators';
 
 /** Wraps a resource or list the way every answer is wrapped: `{data: ...}`. */
 export const dataOf = <T extends z.ZodType>(schema: T) => z.object({ data: schema });
@@ -18,6 +19,12 @@ export const timestamp = z.iso.datetime().meta({ description: 'ISO 8601 UTC' });
 
 export const uuid = z.uuid({ error: 'must be a UUID' });
 
+/**
+ * The public id of an account token or site API key (`tma_<id>_...`): 12 hex digits. Anything else
+ * names no token, and must not reach PostgreSQL, which refuses a NUL byte in text outright.
+ */
+export const publicTokenId = z.string().regex(/^[0-9a-f]{12}$/, 'must be a token id');
+
 /** Free text a person types (names): trimmed, bounded, and no control characters (no header or log injection). */
 export const label = (max = 100) =>
   z
@@ -25,7 +32,8 @@ export const label = (max = 100) =>
     .trim()
     .min(1, 'must not be empty')
     .max(max, `must be at most ${max} characters`)
-    .regex(/^[^\p{Cc}]*$/u, 'must not contain control characters');
+    .regex(/^[^\p{Cc}]*$/u, 'must not contain control characters')
+    .superRefine(checked(unpairedSurrogateProblem));
 
 export const email = z
   .string()

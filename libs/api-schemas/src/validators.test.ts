@@ -8,7 +8,10 @@ import {
   normalizeTimeZone,
   pagePathProblem,
   pathGlobProblem,
+  unpairedSurrogateProblem,
 } from './validators';
+import { alertTemplate } from './alerts';
+import { label } from './common';
 import { COUNTRY_CODES } from './countries';
 
 describe('site setting validators', () => {
@@ -103,5 +106,18 @@ describe('site setting validators', () => {
     ['/a\nb', /control/],
     ['/blog/*/comments', /only as its last character/],
     ['/**', /only as its last character/],
+    ['/a\ud800', /unpaired surrogates/],
   ])('refuses the page path %j', (v, message) => expect(pagePathProblem(v)).toMatch(message));
+});
+
+describe('unpaired surrogates', () => {
+  it('are refused wherever text reaches jsonb; a whole pair is an ordinary character', () => {
+    for (const half of ['\ud800', 'a\udfff', '\udc00\ud800']) {
+      expect(unpairedSurrogateProblem(half)).toMatch(/unpaired surrogates/);
+      expect(label().safeParse(half).success).toBe(false);
+      expect(alertTemplate.safeParse({ subject: 'Alert', message: half }).success).toBe(false);
+    }
+    expect(unpairedSurrogateProblem('😀 \ud83d\ude00')).toBeNull();
+    expect(label().parse('Ünïcödé 😀')).toBe('Ünïcödé 😀');
+  });
 });

@@ -55,6 +55,14 @@ export function pathGlobProblem(value: string): string | null {
 }
 
 /**
+ * JSON can escape half of a surrogate pair (`"\ud800"`), which is no character: PostgreSQL refuses
+ * it in jsonb (the activity log, funnel steps, alert templates) and silently replaces it in text.
+ */
+export function unpairedSurrogateProblem(value: string): string | null {
+  return /\p{Cs}/u.test(value) ? 'must not contain unpaired surrogates (invalid Unicode)' : null;
+}
+
+/**
  * A page path a goal or funnel step matches: exact, or with a trailing `*`, every path that starts
  * with what precedes it (`/blog/*`). A `*` anywhere else would be taken literally by some readers
  * and as a wildcard by others, so it is refused.
@@ -62,6 +70,8 @@ export function pathGlobProblem(value: string): string | null {
 export function pagePathProblem(value: string): string | null {
   if (!value.startsWith('/')) return 'must start with /';
   if (/[\s\p{Cc}]/u.test(value)) return 'must not contain spaces or control characters';
+  const surrogate = unpairedSurrogateProblem(value);
+  if (surrogate) return surrogate;
   if (value.slice(0, -1).includes('*')) return 'may hold * only as its last character (a prefix match)';
   return null;
 }

@@ -2,6 +2,8 @@ import { checkWebhookUrl, WEBHOOK_EVENT_TYPES } from '@tidemark/webhooks';
 import { z } from 'zod';
 import { label, pagination, queryInt, timestamp, uuid } from './common';
 
+const WEBHOOK_URL_MAX = 2048;
+
 /**
  * An absolute http(s) URL without credentials, normalized (lower-case scheme and host) so what is
  * stored is what the worker connects to. Whether its host may be private is the api's
@@ -10,14 +12,23 @@ import { label, pagination, queryInt, timestamp, uuid } from './common';
 export const webhookUrl = z
   .string()
   .trim()
-  .max(2048, 'must be at most 2048 characters')
+  .max(WEBHOOK_URL_MAX, `must be at most ${WEBHOOK_URL_MAX} characters`)
   .transform((value, ctx) => {
     const problem = checkWebhookUrl(value, { allowPrivateTargets: true });
     if (problem) {
       ctx.addIssue({ code: 'custom', message: problem });
       return z.NEVER;
     }
-    return new URL(value).href;
+    const href = new URL(value).href;
+    // Percent-encoding and punycode can make the stored form several times longer than the input.
+    if (href.length > WEBHOOK_URL_MAX) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `must be at most ${WEBHOOK_URL_MAX} characters once percent-encoded`,
+      });
+      return z.NEVER;
+    }
+    return href;
   })
   .meta({ description: 'http or https; loopback, private, link-local and metadata addresses are refused' });
 

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { isPattern, parseFilter } from './filters';
 import { BREAKDOWN_PROPERTIES, METRICS, PROPERTY_METRICS } from './metrics';
 import { parseStatsQuery, type RawQuery, type StatsEndpoint } from './params';
+import { COMPARE_MODES, comparisonPeriod, resolvePeriod, timeseriesBuckets } from './periods';
 
 function rejection(endpoint: StatsEndpoint, query: RawQuery): ApiError {
   try {
@@ -100,6 +101,21 @@ describe('common parameters', () => {
     });
   });
 
+  it('takes custom periods from 1970 to 2099, whose comparisons and last buckets stay computable', () => {
+    const tz = 'Pacific/Kiritimati';
+    const ctx = { timezone: tz, now: new Date('2026-03-06T08:00:00Z') };
+    const whole = parseStatsQuery('aggregate', { period: 'custom', from: '1970-01-01', to: '2099-12-31' });
+    const period = resolvePeriod(whole.period, ctx);
+    for (const mode of COMPARE_MODES) {
+      const before = comparisonPeriod(period, mode, tz);
+      expect(before.from).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+      expect(before.startUtc.toISOString()).toMatch(/^\d{4}-/);
+    }
+    const last = parseStatsQuery('timeseries', { period: 'custom', from: '2099-12-25', to: '2099-12-31' });
+    const days = timeseriesBuckets(resolvePeriod(last.period, ctx), 'day', tz);
+    expect(days.map((b) => b.key)).toEqual([25, 26, 27, 28, 29, 30, 31].map((d) => `2099-12-${d}`));
+  });
+
   it.each<[string, RawQuery, string[]]>([
     ['an unknown parameter', { colour: 'red' }, ['colour']],
     ['a parameter of another endpoint', { interval: 'day' }, ['interval']],
@@ -112,6 +128,8 @@ describe('common parameters', () => {
     ['from after to', { period: 'custom', from: '2026-02-01', to: '2026-01-01' }, ['from']],
     ['an impossible date', { period: 'custom', from: '2026-02-30', to: '2026-03-01' }, ['from']],
     ['a malformed date', { period: 'custom', from: '2026-1-1', to: '2026-03-01' }, ['from']],
+    ['a date before 1970', { period: 'custom', from: '0001-01-01', to: '2026-03-01' }, ['from']],
+    ['a date after 2099', { period: 'custom', from: '2026-01-01', to: '9999-12-31' }, ['to']],
     ['a repeated parameter', { period: ['7d', '30d'] }, ['period']],
     ['a malformed site_id', { site_id: "x' OR 1=1" }, ['site_id']],
     ['an unknown metric', { metrics: 'visitors,revenue' }, ['metrics']],

@@ -141,13 +141,26 @@ const wholeNumber = (min: number, max: number) =>
         .max(max, { error: `must be at most ${max}` }),
     );
 
+/**
+ * The dates a custom period may take. No event lies outside them, and everything derived from the
+ * period (the previous period, the year before, the day of margin either side) then stays within
+ * years 1..9999, which the calendar and ClickHouse's DateTime64 both take.
+ */
+const FIRST_DATE = '1970-01-01';
+const LAST_DATE = '2099-12-31';
+
 const identifier = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'must be an id' });
 
 const schemas = {
   site_id: identifier,
   funnel_id: identifier,
   period: oneOf(PERIOD_PRESETS),
-  date: z.string().refine(isValidLocalDate, { error: 'must be a date YYYY-MM-DD' }),
+  date: z
+    .string()
+    .refine(isValidLocalDate, { error: 'must be a date YYYY-MM-DD' })
+    .refine((d) => d >= FIRST_DATE && d <= LAST_DATE, {
+      error: `must be a date from ${FIRST_DATE} to ${LAST_DATE}`,
+    }),
   compare: oneOf(COMPARE_MODES),
   interval: oneOf(INTERVALS),
   limit: wholeNumber(1, MAX_LIMIT),

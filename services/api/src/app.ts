@@ -6,7 +6,14 @@ import { postgresComponent, type Pool } from '@tidemark/db';
 import { ApiError, registerErrorHandler } from '@tidemark/http';
 import type { Logger } from '@tidemark/logging';
 import { registerOpsRoutes } from '@tidemark/runtime';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifySchemaValidationError } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyReply,
+  type FastifyRequest,
+  type FastifySchemaValidationError,
+} from 'fastify';
 import {
   jsonSchemaTransform,
   serializerCompiler,
@@ -73,7 +80,8 @@ const BODY_LIMIT_BYTES = 64 * 1024;
  * included), a bad query parameter is 400 naming it, and a malformed path id is simply not found.
  */
 function schemaErrorFormatter(errors: FastifySchemaValidationError[], dataVar: string): Error {
-  const details: Record<string, string[]> = {};
+  // No prototype: a client's field may be called `constructor` or `toString` like any other.
+  const details: Record<string, string[]> = Object.create(null);
   for (const e of errors) {
     const path = e.instancePath.split('/').filter(Boolean).join('.');
     const unknownKeys =
@@ -95,6 +103,20 @@ function schemaErrorFormatter(errors: FastifySchemaValidationError[], dataVar: s
   return new ApiError('invalid_request', message, details);
 }
 
+/**
+ * Fastify's own refusals while routing, which bypass the error handler: a path that is not valid
+ * percent-encoded UTF-8, or a path parameter longer than the router takes. Such a path names
+ * nothing, like a malformed path id (404), and the answer has the contract's one shape.
+ */
+function frameworkErrors(err: FastifyError, req: FastifyRequest, reply: FastifyReply) {
+  const routing = err.code === 'FST_ERR_BAD_URL' || err.code === 'FST_ERR_MAX_PARAM_LENGTH';
+  if (!routing) req.log.error({ err }, 'request failed while routing');
+  const apiError = routing
+    ? new ApiError('not_found', 'no such resource')
+    : new ApiError('internal_error', 'internal error');
+  return reply.code(apiError.status).send(apiError.toBody());
+}
+
 /** A hop count becomes "trust the first N hops", as proxy-addr means it (fastify's types omit numbers). */
 const trustProxyOption = (value: ApiConfig['TRUST_PROXY']) =>
   typeof value === 'number' ? (_address: string, hop: number) => hop < value : value;
@@ -110,6 +132,7 @@ export function buildApp(deps: AppDeps) {
     trustProxy: trustProxyOption(config.TRUST_PROXY),
     bodyLimit: BODY_LIMIT_BYTES,
     schemaErrorFormatter,
+    frameworkErrors,
   });
   registerErrorHandler(base);
   const app = base.withTypeProvider<ZodTypeProvider>();

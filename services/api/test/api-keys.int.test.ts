@@ -189,7 +189,8 @@ describe('site API keys', () => {
   it('answers 404 for keys of other sites and unknown ids', async () => {
     const otherSite = await createSite(api.app, owner.token);
     const key = await createApiKey(api.app, owner.token, otherSite.id);
-    for (const id of [key.id, '000000000000', 'nope']) {
+    // `%00` is a NUL byte, which PostgreSQL refuses outright: it was a 500.
+    for (const id of [key.id, '000000000000', 'nope', '%00']) {
       expectError(
         await call(api.app, 'DELETE', `/api/v1/sites/${site.id}/api-keys/${id}`, { token: owner.token }),
         404,

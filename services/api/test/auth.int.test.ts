@@ -192,6 +192,13 @@ describe('login', () => {
       'validation_failed',
     );
     expectError(await call(api.app, 'POST', '/api/v1/auth/login', { body: '[' }), 400, 'invalid_request');
+    // PostgreSQL refuses a NUL byte in a query: this was a 500.
+    const nul = await call(api.app, 'POST', '/api/v1/auth/login', {
+      body: { email: 'a\u0000@b.c', password: 'long enough 1' },
+    });
+    expect(expectError(nul, 422, 'validation_failed').details).toEqual({
+      email: ['must not contain control characters'],
+    });
   });
 });
 
@@ -454,6 +461,14 @@ describe('access tokens', () => {
       'not_found',
     );
     expect((await call(api.app, 'GET', '/api/v1/sites', { token: t.token })).status).toBe(200);
+    // Ids that name no token, a NUL byte among them (PostgreSQL refuses it: this was a 500).
+    for (const id of ['%00', 'nope', t.id.toUpperCase()]) {
+      expectError(
+        await call(api.app, 'DELETE', `/api/v1/access-tokens/${id}`, { token: a.token }),
+        404,
+        'not_found',
+      );
+    }
   });
 });
 

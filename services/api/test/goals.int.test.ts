@@ -164,6 +164,12 @@ describe('goals', () => {
         { name: 'Ctl', event_name: 'a\u0000b' },
         { event_name: [expect.stringMatching(/control characters/)] },
       ],
+      // Valid JSON ("\ud800"), but no character: it once reached the activity log's jsonb (500).
+      [
+        { name: 'Half \ud800 pair', event_name: 'x' },
+        { name: [expect.stringMatching(/unpaired surrogates/)] },
+      ],
+      [{ name: 'Half', page_path: '/\udc00' }, { page_path: [expect.stringMatching(/unpaired surrogates/)] }],
     ];
     for (const [body, details] of cases) {
       const res = await call(api.app, 'POST', `/api/v1/sites/${site.id}/goals`, { token: owner.token, body });

@@ -141,6 +141,18 @@ describe('sites', () => {
     ).toBe('A site');
   });
 
+  it('answers 404 in the one error shape for paths the router itself refuses', async () => {
+    // Not UTF-8 once decoded (a lone surrogate's bytes), and longer than a path parameter may be:
+    // fastify answered these in its own shape (400 FST_ERR_BAD_URL, 414 FST_ERR_MAX_PARAM_LENGTH).
+    for (const ref of ['%ED%A0%80', 'a'.repeat(200)]) {
+      for (const path of [`/api/v1/sites/${ref}`, `/api/v1/sites/${ref}/goals`]) {
+        const res = await call(api.app, 'GET', path, { token: owner.token });
+        expect(res.body).toEqual({ error: { code: 'not_found', message: expect.any(String) } });
+        expect(res.status).toBe(404);
+      }
+    }
+  });
+
   it('updates any field, merges settings per list, and publishes an invalidation', async () => {
     const site = await createSite(api.app, owner.token);
     invalidations.length = 0;

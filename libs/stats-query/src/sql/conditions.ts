@@ -87,7 +87,8 @@ export function eventFilterCondition(
 
 /**
  * A session-level or visitor-level filter on a session relation, whose attributes `attribute`
- * names (an alias, or an aggregate in a HAVING clause).
+ * names: the aliases of grouped visits, never the aggregates themselves (see
+ * `relations.filteredVisits`).
  */
 export function sessionFilterCondition(
   p: QueryParams,

@@ -3,7 +3,8 @@ import { eventFilterCondition, goalCondition, matchValues, sessionFilterConditio
 import { resolveGoals } from './goals';
 import { assertRawRetention, type QueryPlan, type StatsSqlContext } from './planner';
 import type { ClickHouseQuery } from './query-params';
-import { rawSessionAttribute, TABLES } from './schema';
+import { filteredVisits } from './relations';
+import { isSessionAttribute, rawSessionAttribute, sessionAlias, TABLES } from './schema';
 import { RAW_SESSION_MARGIN_MS, Scope } from './scope';
 
 /*
@@ -28,10 +29,14 @@ function rawFilters(sc: Scope, filters: readonly Filter[], visitsFrom: string, v
   if (onVisits.length) {
     const window = [`site_id = ${sc.site}`, `timestamp >= ${visitsFrom}`];
     if (visitsTo) window.push(`timestamp < ${visitsTo}`);
-    const having = onVisits.map((f) => sessionFilterCondition(sc.p, f, rawSessionAttribute));
-    conditions.push(
-      `session_id IN (SELECT session_id FROM ${TABLES.events} WHERE ${and(window)} GROUP BY session_id HAVING ${and(having)})`,
-    );
+    const attributes = [...new Set(onVisits.map((f) => f.key))].filter(isSessionAttribute);
+    const columns = [
+      'session_id',
+      ...attributes.map((a) => `${rawSessionAttribute(a)} AS ${sessionAlias(a)}`),
+    ];
+    const grouped = `SELECT ${columns.join(', ')} FROM ${TABLES.events} WHERE ${and(window)} GROUP BY session_id`;
+    const kept = onVisits.map((f) => sessionFilterCondition(sc.p, f, sessionAlias));
+    conditions.push(`session_id IN (SELECT session_id FROM (${filteredVisits(grouped, kept)}))`);
   }
   return conditions;
 }
@@ -243,11 +248,13 @@ export function buildEventExport(
   const columns = EXPORT_EVENT_COLUMNS.map((c) =>
     c === 'props' && q.format === 'csv' ? 'toJSONString(props) AS props' : c,
   );
-  const sql = [
-    `SELECT ${columns.join(', ')}`,
+  // Filtered a level below the conversion: there a `prop:` filter's `props[...]` is the map, not
+  // the JSON text that takes its name (an alias wins over a column in ClickHouse).
+  const events = [
+    `SELECT ${EXPORT_EVENT_COLUMNS.join(', ')}`,
     `FROM ${TABLES.events}`,
     `WHERE ${and(periodEvents(sc, q.filters))}`,
-    'ORDER BY timestamp, event_id',
   ].join('\n');
+  const sql = `SELECT ${columns.join(', ')}\nFROM (\n${events}\n)\nORDER BY timestamp, event_id`;
   return { sql: sc.p.query(sql), plan: RAW_PLAN };
 }

@@ -176,6 +176,17 @@ function sessionConditions(sc: Scope, a: ShapeAnalysis): string[] {
   return [...a.sessionFilters, ...a.visitorFilters].map((f) => sessionFilterCondition(sc.p, f, sessionAlias));
 }
 
+/**
+ * The visits of a grouped query that pass the session- and visitor-level filters, applied around
+ * the GROUP BY rather than in its HAVING: ClickHouse's rewrite of an OR of LIKEs fails on
+ * aggregates (LOGICAL_ERROR "... is not resolved as ordinary function"), and a filter such as
+ * `entry_page=/blog/*|/` is exactly that OR.
+ */
+export function filteredVisits(grouped: string, conditions: readonly string[]): string {
+  if (!conditions.length) return grouped;
+  return ['SELECT *', `FROM (\n  ${grouped}\n)`, `WHERE ${and(conditions)}`].join('\n  ');
+}
+
 /** One row per visit starting in the period, from the `sessions` table's merged partial rows. */
 function rollupSessions(sc: Scope, a: ShapeAnalysis): string {
   const columns = [
@@ -188,15 +199,16 @@ function rollupSessions(sc: Scope, a: ShapeAnalysis): string {
     ...attributesOf(a).map((attr) => `${mergedSessionAttribute(attr)} AS ${sessionAlias(attr)}`),
   ];
   // The period applies to the merged start only: a partial row's start is just an upper bound.
-  const having = [`s_start >= ${sc.start}`, `s_start < ${sc.end}`, ...sessionConditions(sc, a)];
+  const having = [`s_start >= ${sc.start}`, `s_start < ${sc.end}`];
   const [firstId, lastId] = sc.sessionIds;
-  return [
+  const grouped = [
     `SELECT ${columns.join(', ')}`,
     `FROM ${TABLES.sessions}`,
     `WHERE ${and([`site_id = ${sc.site}`, `session_id BETWEEN ${firstId} AND ${lastId}`])}`,
     'GROUP BY session_id',
     `HAVING ${and(having)}`,
   ].join('\n  ');
+  return filteredVisits(grouped, sessionConditions(sc, a));
 }
 
 /** The same rows rebuilt from raw events, with the `sessions` view's definitions. */
@@ -210,14 +222,15 @@ function rawSessions(sc: Scope, a: ShapeAnalysis): string {
     'count() AS s_events',
     ...attributesOf(a).map((attr) => `${rawSessionAttribute(attr)} AS ${sessionAlias(attr)}`),
   ];
-  const having = [`s_start >= ${sc.start}`, `s_start < ${sc.end}`, ...sessionConditions(sc, a)];
-  return [
+  const having = [`s_start >= ${sc.start}`, `s_start < ${sc.end}`];
+  const grouped = [
     `SELECT ${columns.join(', ')}`,
     `FROM ${TABLES.events}`,
     `WHERE ${and([`site_id = ${sc.site}`, `timestamp >= ${sc.startMargin}`, `timestamp < ${sc.endMargin}`])}`,
     'GROUP BY session_id',
     `HAVING ${and(having)}`,
   ].join('\n  ');
+  return filteredVisits(grouped, sessionConditions(sc, a));
 }
 
 /**
