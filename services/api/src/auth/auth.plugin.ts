@@ -79,13 +79,14 @@ export const authPlugin = fp<AuthPluginOptions>(
         account_id: string;
         email: string;
         name: string | null;
-      }>(
-        `SELECT t.id, t.permissions, t.site_ids, t.secret_hash, t.expires_at,
-                u.id AS user_id, u.account_id, u.email, u.name
-           FROM account_tokens t JOIN users u ON u.id = t.user_id
-          WHERE t.id = $1`,
-        [parsed.id],
-      );
+      }>({
+        name: 'auth-account-token',
+        text: `SELECT t.id, t.permissions, t.site_ids, t.secret_hash, t.expires_at,
+                      u.id AS user_id, u.account_id, u.email, u.name
+                 FROM account_tokens t JOIN users u ON u.id = t.user_id
+                WHERE t.id = $1`,
+        values: [parsed.id],
+      });
       const row = rows[0];
       if (!secretMatches(parsed.secret, row?.secret_hash) || !row || isExpired(row.expires_at)) return null;
       usage.touch('account_tokens', row.id);
@@ -108,9 +109,11 @@ export const authPlugin = fp<AuthPluginOptions>(
         secret_hash: Buffer;
         expires_at: Date | null;
         revoked_at: Date | null;
-      }>('SELECT id, site_id, secret_hash, expires_at, revoked_at FROM site_api_keys WHERE id = $1', [
-        parsed.id,
-      ]);
+      }>({
+        name: 'auth-site-api-key',
+        text: 'SELECT id, site_id, secret_hash, expires_at, revoked_at FROM site_api_keys WHERE id = $1',
+        values: [parsed.id],
+      });
       const row = rows[0];
       if (!secretMatches(parsed.secret, row?.secret_hash) || !row) return null;
       if (row.revoked_at !== null || isExpired(row.expires_at)) return null;
@@ -134,7 +137,11 @@ export const authPlugin = fp<AuthPluginOptions>(
         account_id: string;
         email: string;
         name: string | null;
-      }>('SELECT id, account_id, email, name FROM users WHERE id = $1', [claims.userId]);
+      }>({
+        name: 'auth-session-user',
+        text: 'SELECT id, account_id, email, name FROM users WHERE id = $1',
+        values: [claims.userId],
+      });
       const user = rows[0];
       if (!user) return null;
       return {

@@ -1,6 +1,10 @@
 import { isSiteKey, type SiteRole } from '@tidemark/auth';
 import type { Queryable } from '../db';
 
+// The lookups every authenticated request makes are named statements, so each pooled connection
+// parses and plans them once instead of per request (the same for the token lookups in
+// auth/auth.plugin.ts). A PgBouncer in transaction mode needs max_prepared_statements (1.21+).
+
 export interface SiteRow {
   id: string;
   account_id: string;
@@ -60,14 +64,16 @@ export async function findSiteForUser(
 ): Promise<{ site: SiteRow; role: SiteRole } | null> {
   const parsed = parseSiteRef(ref);
   if (!parsed) return null;
-  const { rows } = await db.query<SiteRow & { role: SiteRole }>(
-    `SELECT ${COLUMNS}, CASE WHEN s.account_id = $2 THEN 'owner' ELSE m.role END AS role
-       FROM sites s
-       LEFT JOIN site_members m ON m.site_id = s.id AND m.user_id = $1
-      WHERE ${'id' in parsed ? 's.id = $3' : 's.site_key = $3'}
-        AND (s.account_id = $2 OR m.user_id IS NOT NULL)`,
-    [user.id, user.accountId, 'id' in parsed ? parsed.id : parsed.siteKey],
-  );
+  const byId = 'id' in parsed;
+  const { rows } = await db.query<SiteRow & { role: SiteRole }>({
+    name: byId ? 'site-for-user-by-id' : 'site-for-user-by-key',
+    text: `SELECT ${COLUMNS}, CASE WHEN s.account_id = $2 THEN 'owner' ELSE m.role END AS role
+             FROM sites s
+             LEFT JOIN site_members m ON m.site_id = s.id AND m.user_id = $1
+            WHERE ${byId ? 's.id = $3' : 's.site_key = $3'}
+              AND (s.account_id = $2 OR m.user_id IS NOT NULL)`,
+    values: [user.id, user.accountId, byId ? parsed.id : parsed.siteKey],
+  });
   const row = rows[0];
   if (!row) return null;
   const { role, ...site } = row;
@@ -75,7 +81,11 @@ export async function findSiteForUser(
 }
 
 export async function findSiteById(db: Queryable, id: string): Promise<SiteRow | null> {
-  const { rows } = await db.query<SiteRow>(`SELECT ${COLUMNS} FROM sites s WHERE s.id = $1`, [id]);
+  const { rows } = await db.query<SiteRow>({
+    name: 'site-by-id',
+    text: `SELECT ${COLUMNS} FROM sites s WHERE s.id = $1`,
+    values: [id],
+  });
   return rows[0] ?? null;
 }
 
@@ -95,15 +105,16 @@ export async function listSitesForUser(
   user: { id: string; accountId: string },
   siteIds: readonly string[] | null,
 ): Promise<SiteRow[]> {
-  const { rows } = await db.query<SiteRow>(
-    `SELECT ${COLUMNS}
+  const { rows } = await db.query<SiteRow>({
+    name: 'sites-for-user',
+    text: `SELECT ${COLUMNS}
        FROM sites s
        LEFT JOIN site_members m ON m.site_id = s.id AND m.user_id = $1
       WHERE (s.account_id = $2 OR m.user_id IS NOT NULL)
         AND ($3::uuid[] IS NULL OR s.id = ANY($3))
       ORDER BY (s.account_id = $2) DESC, s.created_at, s.id`,
-    [user.id, user.accountId, siteIds],
-  );
+    values: [user.id, user.accountId, siteIds],
+  });
   return rows;
 }
 
