@@ -10,6 +10,7 @@ import {
   tableCounts,
   type TestApi,
   type TestUser,
+  createFunnel,
 } from './helpers';
 
 let api: TestApi;
@@ -187,11 +188,11 @@ describe('funnels', () => {
   it('answers 404 for unknown, malformed and other sites’ funnels', async () => {
     const stranger = await signup(api.app);
     const theirs = await createSite(api.app, stranger.token);
-    const theirFunnel = await call(api.app, 'POST', `/api/v1/sites/${theirs.id}/funnels`, {
-      token: stranger.token,
-      body: { name: 'Theirs', steps: STEPS.slice(0, 2) },
+    const theirFunnel = await createFunnel(api.app, stranger.token, theirs.id, {
+      name: 'Theirs',
+      steps: STEPS.slice(0, 2),
     });
-    for (const id of [randomUUID(), 'nope', theirFunnel.body.data.id]) {
+    for (const id of [randomUUID(), 'nope', theirFunnel.id]) {
       expectError(await call(api.app, 'DELETE', url(`/${id}`), { token: owner.token }), 404, 'not_found');
       expectError(
         await call(api.app, 'PUT', url(`/${id}`), { token: owner.token, body: { name: 'Mine' } }),

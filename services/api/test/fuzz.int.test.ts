@@ -30,6 +30,8 @@ import {
   tableCounts,
   type TestApi,
   type TestUser,
+  createFunnel,
+  SIGNUP_FUNNEL,
 } from './helpers';
 import { loadEvents } from './stats-fixtures';
 
@@ -555,18 +557,7 @@ describe('fuzzing the api', () => {
     ).token;
     apiKeyToken = (await createApiKey(api.app, owner.token, site.id)).token;
     ids.rollable = (await createApiKey(api.app, owner.token, site.id, { name: 'rolled by the fuzz' })).id;
-    const funnel = await call(api.app, 'POST', `/api/v1/sites/${site.id}/funnels`, {
-      token: owner.token,
-      body: {
-        name: 'To signup',
-        steps: [
-          { name: 'Pricing', type: 'pageview', url: '/pricing' },
-          { name: 'Signup', type: 'goal', goal_name: 'Signup' },
-        ],
-      },
-    });
-    expect(funnel.status).toBe(201);
-    ids.funnel = funnel.body.data.id;
+    ids.funnel = (await createFunnel(api.app, owner.token, site.id, SIGNUP_FUNNEL)).id;
     const alert = await call(api.app, 'POST', `/api/v1/sites/${site.id}/alerts`, {
       token: owner.token,
       body: {

@@ -15,6 +15,7 @@ import {
   tableCounts,
   type TestApi,
   type TestUser,
+  createFunnel,
 } from './helpers';
 
 let api: TestApi;
@@ -226,17 +227,13 @@ describe('goals', () => {
     const site = await createSite(api.app, owner.token);
     const free = await createGoal(api.app, owner.token, site.id, { name: 'Free', event_name: 'free' });
     const used = await createGoal(api.app, owner.token, site.id, { name: 'Used', event_name: 'used' });
-    const funnel = await call(api.app, 'POST', `/api/v1/sites/${site.id}/funnels`, {
-      token: owner.token,
-      body: {
-        name: 'F',
-        steps: [
-          { name: 'Home', type: 'pageview', url: '/' },
-          { name: 'Done', type: 'goal', goal_name: 'Used' },
-        ],
-      },
+    const funnel = await createFunnel(api.app, owner.token, site.id, {
+      name: 'F',
+      steps: [
+        { name: 'Home', type: 'pageview', url: '/' },
+        { name: 'Done', type: 'goal', goal_name: 'Used' },
+      ],
     });
-    expect(funnel.status).toBe(201);
     const alert = await call(api.app, 'POST', `/api/v1/sites/${site.id}/alerts`, {
       token: owner.token,
       body: goalAlertBody('Used'),
@@ -261,7 +258,7 @@ describe('goals', () => {
     expect(await tableCounts(api.pool)).toEqual(before);
 
     // Once the funnel is gone (soft) and the alert deleted, the goal can go.
-    await call(api.app, 'DELETE', `/api/v1/sites/${site.id}/funnels/${funnel.body.data.id}`, {
+    await call(api.app, 'DELETE', `/api/v1/sites/${site.id}/funnels/${funnel.id}`, {
       token: owner.token,
     });
     await call(api.app, 'DELETE', `/api/v1/sites/${site.id}/alerts/${alert.body.data.id}`, {

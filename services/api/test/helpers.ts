@@ -235,6 +235,26 @@ export async function createGoal(app: Target, token: string, site: string, body:
   return res.body.data as { id: string; name: string };
 }
 
+/** A two-step funnel through the `Signup` goal (which the test must have created). */
+export const SIGNUP_FUNNEL = {
+  name: 'To signup',
+  steps: [
+    { name: 'Pricing', type: 'pageview', url: '/pricing' },
+    { name: 'Signup', type: 'goal', goal_name: 'Signup' },
+  ],
+};
+
+export async function createFunnel(
+  app: Target,
+  token: string,
+  site: string,
+  body: { name: string; steps: Array<Record<string, unknown>>; window_minutes?: number },
+) {
+  const res = await call(app, 'POST', `/api/v1/sites/${site}/funnels`, { token, body });
+  expect(res.status, JSON.stringify(res.body)).toBe(201);
+  return res.body.data as { id: string; name: string };
+}
+
 export async function createWebhook(
   app: Target,
   token: string,

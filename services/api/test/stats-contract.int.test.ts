@@ -10,6 +10,8 @@ import {
   expectError,
   signup,
   type TestUser,
+  createFunnel,
+  SIGNUP_FUNNEL,
 } from './helpers';
 import { loadEvents, qs, startStatsApi, type StatsTestApi } from './stats-fixtures';
 
@@ -37,17 +39,7 @@ beforeAll(async () => {
   site = await createSite(api.app, owner.token, { timezone: 'Asia/Kathmandu' });
   otherSite = await createSite(api.app, owner.token);
   await createGoal(api.app, owner.token, site.id, { name: 'Signup', event_name: 'signup' });
-  const funnel = await call(api.app, 'POST', `/api/v1/sites/${site.id}/funnels`, {
-    token: owner.token,
-    body: {
-      name: 'To signup',
-      steps: [
-        { name: 'Pricing', type: 'pageview', url: '/pricing' },
-        { name: 'Signup', type: 'goal', goal_name: 'Signup' },
-      ],
-    },
-  });
-  funnelId = funnel.body.data.id;
+  funnelId = (await createFunnel(api.app, owner.token, site.id, SIGNUP_FUNNEL)).id;
   await loadEvents(
     api.clickhouse,
     generateSiteTraffic({
@@ -268,42 +260,28 @@ describe('who may ask', () => {
     const stranger = await signup(api.app);
     expectError(await stats('aggregate', { site_id: site.id }, stranger.token), 404, 'not_found');
     const theirs = await createSite(api.app, stranger.token);
-    const theirFunnel = await call(api.app, 'POST', `/api/v1/sites/${theirs.id}/funnels`, {
-      token: stranger.token,
-      body: {
-        name: 'Theirs',
-        steps: [
-          { name: 'A', type: 'pageview', url: '/' },
-          { name: 'B', type: 'pageview', url: '/pricing' },
-        ],
-      },
+    const theirFunnel = await createFunnel(api.app, stranger.token, theirs.id, {
+      name: 'Theirs',
+      steps: [
+        { name: 'A', type: 'pageview', url: '/' },
+        { name: 'B', type: 'pageview', url: '/pricing' },
+      ],
     });
-    expectError(
-      await stats('funnel', { site_id: site.id, funnel_id: theirFunnel.body.data.id }),
-      404,
-      'not_found',
-    );
+    expectError(await stats('funnel', { site_id: site.id, funnel_id: theirFunnel.id }), 404, 'not_found');
     expectError(await stats('funnel', { site_id: site.id, funnel_id: 'not-a-uuid' }), 404, 'not_found');
-    const doomed = await call(api.app, 'POST', `/api/v1/sites/${site.id}/funnels`, {
-      token: owner.token,
-      body: {
-        name: 'Doomed',
-        steps: [
-          { name: 'A', type: 'pageview', url: '/' },
-          { name: 'B', type: 'pageview', url: '/about' },
-        ],
-      },
+    const doomed = await createFunnel(api.app, owner.token, site.id, {
+      name: 'Doomed',
+      steps: [
+        { name: 'A', type: 'pageview', url: '/' },
+        { name: 'B', type: 'pageview', url: '/about' },
+      ],
     });
-    expect((await stats('funnel', { site_id: site.id, funnel_id: doomed.body.data.id })).status).toBe(200);
-    const deleted = await call(api.app, 'DELETE', `/api/v1/sites/${site.id}/funnels/${doomed.body.data.id}`, {
+    expect((await stats('funnel', { site_id: site.id, funnel_id: doomed.id })).status).toBe(200);
+    const deleted = await call(api.app, 'DELETE', `/api/v1/sites/${site.id}/funnels/${doomed.id}`, {
       token: owner.token,
     });
     expect(deleted.status).toBe(200);
-    expectError(
-      await stats('funnel', { site_id: site.id, funnel_id: doomed.body.data.id }),
-      404,
-      'not_found',
-    );
+    expectError(await stats('funnel', { site_id: site.id, funnel_id: doomed.id }), 404, 'not_found');
   });
 });
 

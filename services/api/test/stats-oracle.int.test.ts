@@ -1,7 +1,7 @@
 import { generateSiteTraffic, prng } from '@tidemark/stats-query/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshClickHouse, freshPostgres } from '../../../test/support/stack';
-import { call, createGoal, createSite, signup } from './helpers';
+import { call, createGoal, createSite, signup, createFunnel } from './helpers';
 import { loadEvents, qs, startStatsApi, type StatsTestApi } from './stats-fixtures';
 import {
   addDays,
@@ -156,11 +156,10 @@ beforeAll(async () => {
   for (const s of SITES) {
     const site = await createSite(main.app, token, { timezone: s.timezone });
     for (const goal of GOALS) await createGoal(main.app, token, site.id, { ...goal });
-    const created = await call(main.app, 'POST', `/api/v1/sites/${site.id}/funnels`, {
-      token,
-      body: { name: 'Signup path', steps: FUNNEL_STEPS },
+    const created = await createFunnel(main.app, token, site.id, {
+      name: 'Signup path',
+      steps: FUNNEL_STEPS,
     });
-    expect(created.status, JSON.stringify(created.body)).toBe(201);
     const rows = generateSiteTraffic({
       siteId: site.id,
       from: new Date(NOW - s.days * DAY),
@@ -172,7 +171,7 @@ beforeAll(async () => {
     all.push(...rows);
     sites.set(s.key, {
       id: site.id,
-      funnelId: created.body.data.id,
+      funnelId: created.id,
       oracle: oracleSite(site.id, s.timezone, rows, GOALS),
     });
   }
