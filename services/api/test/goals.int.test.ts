@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { siteConfigChannel } from '@tidemark/queues';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freshClickHouse, waitFor } from '../../../test/support/stack';
+import { freshClickHouse } from '../../../test/support/stack';
 import {
   call,
   createGoal,
@@ -16,23 +15,21 @@ import {
   type TestApi,
   type TestUser,
   createFunnel,
+  listenToChannel,
 } from './helpers';
 
 let api: TestApi;
 let owner: TestUser;
-let subscriber: Redis;
-const invalidations: string[] = [];
+let invalidations: Awaited<ReturnType<typeof listenToChannel>>;
 
 beforeAll(async () => {
   const ch = await freshClickHouse();
   api = await startApi({ CLICKHOUSE_DATABASE: ch.database });
   owner = await signup(api.app);
-  subscriber = new Redis(api.config.REDIS_URL);
-  await subscriber.subscribe(siteConfigChannel(api.config.REDIS_PREFIX));
-  subscriber.on('message', (_channel, message) => invalidations.push(message));
+  invalidations = await listenToChannel(api.config.REDIS_URL, siteConfigChannel(api.config.REDIS_PREFIX));
 });
 afterAll(async () => {
-  subscriber?.disconnect();
+  invalidations?.close();
   await api?.close();
 });
 
@@ -89,9 +86,7 @@ describe('goals', () => {
       event_name: 'signup',
       events_last_30d: 0,
     });
-    await waitFor(() => (invalidations.includes(site.id) ? true : undefined), {
-      message: 'the site config invalidation',
-    });
+    await invalidations.heard(site.id, 'the site config invalidation');
     await createGoal(api.app, owner.token, site.site_key, { name: 'Pricing', page_path: '/pricing' });
     await createGoal(api.app, owner.token, site.id, { name: 'Blog', page_path: '/blog/*' });
 
@@ -240,15 +235,13 @@ describe('goals', () => {
     });
     expect(alert.status).toBe(201);
 
-    invalidations.length = 0;
+    invalidations.messages.length = 0;
     const del = await call(api.app, 'DELETE', `/api/v1/sites/${site.id}/goals/${free.id}`, {
       token: owner.token,
     });
     expect(del.status).toBe(200);
     expect(del.body).toEqual({ data: { deleted: true } });
-    await waitFor(() => (invalidations.includes(site.id) ? true : undefined), {
-      message: 'the delete invalidation',
-    });
+    await invalidations.heard(site.id, 'the delete invalidation');
 
     const before = await tableCounts(api.pool);
     const refused = await call(api.app, 'DELETE', `/api/v1/sites/${site.id}/goals/${used.id}`, {

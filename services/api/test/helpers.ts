@@ -3,13 +3,13 @@ import { createPool, type Pool } from '@tidemark/db';
 import { createLogger } from '@tidemark/logging';
 import { createMetricsRegistry } from '@tidemark/runtime';
 import type { Registry } from 'prom-client';
-import type { Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import { expect } from 'vitest';
 import { buildApp, type ApiApp } from '../src/app';
 import { loadApiConfig, type ApiConfig } from '../src/config';
 import { createRedis } from '../src/redis';
 import { startPipeline } from '../../../test/support/services';
-import { freshPostgres, stackEnv, uniqueSuffix } from '../../../test/support/stack';
+import { freshPostgres, stackEnv, uniqueSuffix, waitFor } from '../../../test/support/stack';
 
 export interface TestApi {
   app: ApiApp;
@@ -274,3 +274,17 @@ export const goalAlertBody = (goalName: string) => ({
   trigger: { goal_name: goalName },
   template: { subject: '{{goal_name}} on {{site_domain}}', message: 'It happened.' },
 });
+
+/** What the api publishes on a Redis channel from now on (its cache invalidations). */
+export async function listenToChannel(redisUrl: string, channel: string) {
+  const subscriber = new Redis(redisUrl);
+  const messages: string[] = [];
+  subscriber.on('message', (_channel: string, message: string) => messages.push(message));
+  await subscriber.subscribe(channel);
+  return {
+    messages,
+    heard: (message: string, what: string) =>
+      waitFor(() => (messages.includes(message) ? true : undefined), { message: what }),
+    close: () => subscriber.disconnect(),
+  };
+}

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshClickHouse, waitFor } from '../../../test/support/stack';
 import { siteRulesChannel } from '../src/sites/site-rules';
@@ -12,23 +11,21 @@ import {
   tableCounts,
   type TestApi,
   type TestUser,
+  listenToChannel,
 } from './helpers';
 
 let api: TestApi;
 let owner: TestUser;
-let subscriber: Redis;
-const invalidations: string[] = [];
+let invalidations: Awaited<ReturnType<typeof listenToChannel>>;
 
 beforeAll(async () => {
   const ch = await freshClickHouse();
   api = await startApi({ CLICKHOUSE_DATABASE: ch.database });
   owner = await signup(api.app);
-  subscriber = new Redis(api.config.REDIS_URL);
-  await subscriber.subscribe(siteRulesChannel(api.config.REDIS_PREFIX));
-  subscriber.on('message', (_channel, message) => invalidations.push(message));
+  invalidations = await listenToChannel(api.config.REDIS_URL, siteRulesChannel(api.config.REDIS_PREFIX));
 });
 afterAll(async () => {
-  subscriber?.disconnect();
+  invalidations?.close();
   await api?.close();
 });
 
@@ -84,9 +81,7 @@ describe('sites', () => {
       events_this_month: 0,
       settings: { excluded_ips: [], excluded_paths: [], excluded_countries: [], allowed_hostnames: [] },
     });
-    await waitFor(() => (invalidations.includes(res.body.data.site_key) ? true : undefined), {
-      message: 'the create invalidation',
-    });
+    await invalidations.heard(res.body.data.site_key, 'the create invalidation');
   });
 
   it('refuses a domain the account already tracks with 409, but another account may track it', async () => {
@@ -155,7 +150,7 @@ describe('sites', () => {
 
   it('updates any field, merges settings per list, and publishes an invalidation', async () => {
     const site = await createSite(api.app, owner.token);
-    invalidations.length = 0;
+    invalidations.messages.length = 0;
     const res = await call(api.app, 'PATCH', `/api/v1/sites/${site.site_key}`, {
       token: owner.token,
       body: {
@@ -189,9 +184,7 @@ describe('sites', () => {
         allowed_hostnames: ['example.com', '*.example.com'],
       },
     });
-    await waitFor(() => (invalidations.includes(site.site_key) ? true : undefined), {
-      message: 'the invalidation',
-    });
+    await invalidations.heard(site.site_key, 'the invalidation');
 
     const merged = await call(api.app, 'PATCH', `/api/v1/sites/${site.id}`, {
       token: owner.token,
@@ -322,7 +315,7 @@ describe('sites', () => {
       token: owner.token,
       body: { name: 'k' },
     });
-    invalidations.length = 0;
+    invalidations.messages.length = 0;
 
     const res = await call(api.app, 'DELETE', `/api/v1/sites/${site.site_key}`, { token: owner.token });
     expect(res.status).toBe(200);
@@ -338,9 +331,7 @@ describe('sites', () => {
       [site.id],
     );
     expect(rows[0]).toEqual({ sites: 0, keys: 0 });
-    await waitFor(() => (invalidations.includes(site.site_key) ? true : undefined), {
-      message: 'the invalidation',
-    });
+    await invalidations.heard(site.site_key, 'the invalidation');
 
     const tables = await (
       await api.clickhouse.query({
