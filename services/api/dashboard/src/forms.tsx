@@ -2,7 +2,7 @@ import type { ComponentChildren } from 'preact';
 import { useId, useState } from 'preact/hooks';
 import { ApiFailure } from './api';
 
-interface FieldProps {
+export interface FieldProps {
   label: string;
   name?: string;
   /** The API's `details` key of this field, for its validation messages; default `name`. */
@@ -128,3 +128,5 @@ export function useSubmit(action: () => Promise<unknown>) {
   };
   return { busy, failure, submit };
 }
+
+export type Submission = ReturnType<typeof useSubmit>;

@@ -2,6 +2,7 @@ import { useState } from 'preact/hooks';
 import type { Alert, AlertTrigger } from './api-types';
 import { ErrorMessage, Field, SelectField, useAction, useSubmit } from './forms';
 import { formatDateTime } from './format';
+import { AddFormCard, ListTable, RowAction, type AddFormProps } from './settings-list';
 import type { SettingsProps } from './settings-page';
 import { useList } from './use-list';
 
@@ -26,58 +27,43 @@ export function AlertsSettings({ client, base }: SettingsProps) {
           threshold.
         </p>
         <ErrorMessage error={alerts.error ?? action.failure} />
-        {alerts.data?.length === 0 && <p class="empty">No alerts yet.</p>}
-        {!!alerts.data?.length && (
-          <table class="list-table">
-            <caption class="sr-only">Alerts</caption>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">When</th>
-                <th scope="col">Last fired</th>
-                <th scope="col">
-                  <span class="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {alerts.data.map((a) => (
-                <tr key={a.id}>
-                  <th scope="row">
-                    {a.name}
-                    {!a.is_enabled && <span class="badge">paused</span>}
-                  </th>
-                  <td>{describeTrigger(a.trigger)}</td>
-                  <td>{a.last_fired_at ? formatDateTime(a.last_fired_at) : 'Never'}</td>
-                  <td class="actions">
-                    <button type="button" class="link-button" onClick={() => action.run(a, 'toggle')}>
-                      {a.is_enabled ? 'Pause' : 'Resume'}
-                      <span class="sr-only"> alert {a.name}</span>
-                    </button>
-                    <button
-                      type="button"
-                      class="link-button danger"
-                      onClick={() => confirm(`Delete the alert ${a.name}?`) && action.run(a, 'delete')}
-                    >
-                      Delete<span class="sr-only"> alert {a.name}</span>
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
+        <ListTable
+          items={alerts.data}
+          empty="No alerts yet."
+          caption="Alerts"
+          columns={['Name', 'When', 'Last fired']}
+          row={(a) => (
+            <tr key={a.id}>
+              <th scope="row">
+                {a.name}
+                {!a.is_enabled && <span class="badge">paused</span>}
+              </th>
+              <td>{describeTrigger(a.trigger)}</td>
+              <td>{a.last_fired_at ? formatDateTime(a.last_fired_at) : 'Never'}</td>
+              <td class="actions">
+                <RowAction
+                  label={a.is_enabled ? 'Pause' : 'Resume'}
+                  item={`alert ${a.name}`}
+                  onClick={() => action.run(a, 'toggle')}
+                />
+                <RowAction
+                  label="Delete"
+                  item={`alert ${a.name}`}
+                  question={`Delete the alert ${a.name}?`}
+                  danger
+                  onClick={() => action.run(a, 'delete')}
+                />
+              </td>
+            </tr>
+          )}
+        />
       </section>
       <AlertForm client={client} base={base} onCreated={alerts.reload} />
     </>
   );
 }
 
-function AlertForm({
-  client,
-  base,
-  onCreated,
-}: Pick<SettingsProps, 'client' | 'base'> & { onCreated(): void }) {
+function AlertForm({ client, base, onCreated }: AddFormProps) {
   const [name, setName] = useState('');
   const [kind, setKind] = useState<'goal' | 'threshold'>('goal');
   const [goalName, setGoalName] = useState('');
@@ -87,7 +73,7 @@ function AlertForm({
   const [windowMinutes, setWindowMinutes] = useState('60');
   const [subject, setSubject] = useState('{{alert_name}} on {{site_domain}}');
   const [message, setMessage] = useState('');
-  const { busy, failure, submit } = useSubmit(async () => {
+  const form = useSubmit(async () => {
     const trigger =
       kind === 'goal'
         ? { goal_name: goalName }
@@ -97,9 +83,8 @@ function AlertForm({
     onCreated();
   });
   return (
-    <form class="card form-grid" onSubmit={submit} noValidate aria-labelledby="alert-form-title">
-      <h2 id="alert-form-title">Add an alert</h2>
-      <Field label="Name" name="name" value={name} onValue={setName} failure={failure} />
+    <AddFormCard titleId="alert-form-title" title="Add an alert" form={form} submitLabel="Add alert">
+      <Field label="Name" name="name" value={name} onValue={setName} failure={form.failure} />
       <SelectField
         label="Fires when"
         value={kind}
@@ -115,7 +100,7 @@ function AlertForm({
           field="trigger.goal_name"
           value={goalName}
           onValue={setGoalName}
-          failure={failure}
+          failure={form.failure}
         />
       ) : (
         <div class="row-fields">
@@ -141,7 +126,7 @@ function AlertForm({
             min={0}
             value={value}
             onValue={setValue}
-            failure={failure}
+            failure={form.failure}
           />
           <Field
             label="Over (minutes)"
@@ -150,7 +135,7 @@ function AlertForm({
             min={1}
             value={windowMinutes}
             onValue={setWindowMinutes}
-            failure={failure}
+            failure={form.failure}
           />
         </div>
       )}
@@ -159,7 +144,7 @@ function AlertForm({
         field="template.subject"
         value={subject}
         onValue={setSubject}
-        failure={failure}
+        failure={form.failure}
       />
       <Field
         label="Message"
@@ -167,14 +152,8 @@ function AlertForm({
         hint="Placeholders: {{alert_name}}, {{site_domain}}, {{goal_name}}, {{metric}}, {{value}}, {{threshold}}."
         value={message}
         onValue={setMessage}
-        failure={failure}
+        failure={form.failure}
       />
-      <ErrorMessage error={failure} />
-      <div>
-        <button class="button" type="submit" disabled={busy}>
-          Add alert
-        </button>
-      </div>
-    </form>
+    </AddFormCard>
   );
 }

@@ -3,6 +3,7 @@ import type { ApiKey } from './api-types';
 import { SecretOnce } from './copy-button';
 import { ErrorMessage, Field, useAction, useSubmit } from './forms';
 import { formatDateTime } from './format';
+import { AddFormCard, ListTable, RowAction } from './settings-list';
 import type { SettingsProps } from './settings-page';
 import { useList } from './use-list';
 
@@ -28,7 +29,7 @@ export function ApiKeysSettings({ client, base }: SettingsProps) {
     }
     keys.reload();
   });
-  const { busy, failure, submit } = useSubmit(async () => {
+  const form = useSubmit(async () => {
     const res = await client.send<{ data: { token: string } }>('POST', `${base}/api-keys`, { name });
     setSecret(res.data.token);
     setName('');
@@ -44,67 +45,44 @@ export function ApiKeysSettings({ client, base }: SettingsProps) {
         </p>
         {secret && <SecretOnce what="API key" secret={secret} />}
         <ErrorMessage error={keys.error ?? action.failure} />
-        {keys.data?.length === 0 && <p class="empty">No API keys yet.</p>}
-        {!!keys.data?.length && (
-          <table class="list-table">
-            <caption class="sr-only">API keys</caption>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Key</th>
-                <th scope="col">Status</th>
-                <th scope="col">
-                  <span class="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {keys.data.map((k) => (
-                <tr key={k.id}>
-                  <th scope="row">{k.name}</th>
-                  <td>
-                    <code>{k.preview}</code>
-                  </td>
-                  <td>{status(k)}</td>
-                  <td class="actions">
-                    {!k.revoked_at && (
-                      <>
-                        <button
-                          type="button"
-                          class="link-button"
-                          onClick={() =>
-                            confirm(`Roll ${k.name}? The current key stops working at once.`) &&
-                            action.run(k, 'roll')
-                          }
-                        >
-                          Roll<span class="sr-only"> key {k.name}</span>
-                        </button>
-                        <button
-                          type="button"
-                          class="link-button danger"
-                          onClick={() => confirm(`Revoke ${k.name}?`) && action.run(k, 'revoke')}
-                        >
-                          Revoke<span class="sr-only"> key {k.name}</span>
-                        </button>
-                      </>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
+        <ListTable
+          items={keys.data}
+          empty="No API keys yet."
+          caption="API keys"
+          columns={['Name', 'Key', 'Status']}
+          row={(k) => (
+            <tr key={k.id}>
+              <th scope="row">{k.name}</th>
+              <td>
+                <code>{k.preview}</code>
+              </td>
+              <td>{status(k)}</td>
+              <td class="actions">
+                {!k.revoked_at && (
+                  <>
+                    <RowAction
+                      label="Roll"
+                      item={`key ${k.name}`}
+                      question={`Roll ${k.name}? The current key stops working at once.`}
+                      onClick={() => action.run(k, 'roll')}
+                    />
+                    <RowAction
+                      label="Revoke"
+                      item={`key ${k.name}`}
+                      question={`Revoke ${k.name}?`}
+                      danger
+                      onClick={() => action.run(k, 'revoke')}
+                    />
+                  </>
+                )}
+              </td>
+            </tr>
+          )}
+        />
       </section>
-      <form class="card form-grid" onSubmit={submit} noValidate aria-labelledby="key-form-title">
-        <h2 id="key-form-title">Create an API key</h2>
-        <Field label="Name" name="name" value={name} onValue={setName} failure={failure} />
-        <ErrorMessage error={failure} />
-        <div>
-          <button class="button" type="submit" disabled={busy}>
-            Create key
-          </button>
-        </div>
-      </form>
+      <AddFormCard titleId="key-form-title" title="Create an API key" form={form} submitLabel="Create key">
+        <Field label="Name" name="name" value={name} onValue={setName} failure={form.failure} />
+      </AddFormCard>
     </>
   );
 }

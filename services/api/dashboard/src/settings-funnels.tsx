@@ -1,6 +1,7 @@
 import { useState } from 'preact/hooks';
 import type { Funnel, FunnelStep } from './api-types';
 import { ErrorMessage, Field, SelectField, useAction, useSubmit } from './forms';
+import { AddFormCard, ListTable, RowAction, type AddFormProps } from './settings-list';
 import type { SettingsProps } from './settings-page';
 import { useList } from './use-list';
 
@@ -21,38 +22,27 @@ export function FunnelsSettings({ client, base }: SettingsProps) {
         <h2 id="funnels-title">Funnels</h2>
         <p>A visitor counts for a step once they did every step before it, in order, within the window.</p>
         <ErrorMessage error={funnels.error ?? remove.failure} />
-        {funnels.data?.length === 0 && <p class="empty">No funnels yet.</p>}
-        {!!funnels.data?.length && (
-          <table class="list-table">
-            <caption class="sr-only">Funnels</caption>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Steps</th>
-                <th scope="col">
-                  <span class="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {funnels.data.map((f) => (
-                <tr key={f.id}>
-                  <th scope="row">{f.name}</th>
-                  <td>{f.steps.map(describeStep).join(' → ')}</td>
-                  <td>
-                    <button
-                      type="button"
-                      class="link-button danger"
-                      onClick={() => confirm(`Delete the funnel ${f.name}?`) && remove.run(f.id)}
-                    >
-                      Delete<span class="sr-only"> funnel {f.name}</span>
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
+        <ListTable
+          items={funnels.data}
+          empty="No funnels yet."
+          caption="Funnels"
+          columns={['Name', 'Steps']}
+          row={(f) => (
+            <tr key={f.id}>
+              <th scope="row">{f.name}</th>
+              <td>{f.steps.map(describeStep).join(' → ')}</td>
+              <td>
+                <RowAction
+                  label="Delete"
+                  item={`funnel ${f.name}`}
+                  question={`Delete the funnel ${f.name}?`}
+                  danger
+                  onClick={() => remove.run(f.id)}
+                />
+              </td>
+            </tr>
+          )}
+        />
       </section>
       <FunnelForm client={client} base={base} onCreated={funnels.reload} />
     </>
@@ -67,17 +57,13 @@ interface DraftStep {
 
 const emptyStep = (): DraftStep => ({ name: '', type: 'pageview', target: '' });
 
-function FunnelForm({
-  client,
-  base,
-  onCreated,
-}: Pick<SettingsProps, 'client' | 'base'> & { onCreated(): void }) {
+function FunnelForm({ client, base, onCreated }: AddFormProps) {
   const [name, setName] = useState('');
   const [windowMinutes, setWindowMinutes] = useState('1440');
   const [steps, setSteps] = useState<DraftStep[]>([emptyStep(), emptyStep()]);
   const change = (i: number, patch: Partial<DraftStep>) =>
     setSteps(steps.map((s, j) => (j === i ? { ...s, ...patch } : s)));
-  const { busy, failure, submit } = useSubmit(async () => {
+  const form = useSubmit(async () => {
     await client.send('POST', `${base}/funnels`, {
       name,
       window_minutes: Number(windowMinutes),
@@ -92,9 +78,8 @@ function FunnelForm({
     onCreated();
   });
   return (
-    <form class="card form-grid" onSubmit={submit} noValidate aria-labelledby="funnel-form-title">
-      <h2 id="funnel-form-title">Add a funnel</h2>
-      <Field label="Name" name="name" value={name} onValue={setName} failure={failure} />
+    <AddFormCard titleId="funnel-form-title" title="Add a funnel" form={form} submitLabel="Add funnel">
+      <Field label="Name" name="name" value={name} onValue={setName} failure={form.failure} />
       <Field
         label="Window (minutes)"
         name="window_minutes"
@@ -102,7 +87,7 @@ function FunnelForm({
         min={1}
         value={windowMinutes}
         onValue={setWindowMinutes}
-        failure={failure}
+        failure={form.failure}
       />
       <ol class="steps">
         {steps.map((step, i) => (
@@ -114,7 +99,7 @@ function FunnelForm({
                 field={`steps.${i}.name`}
                 value={step.name}
                 onValue={(v) => change(i, { name: v })}
-                failure={failure}
+                failure={form.failure}
               />
               <SelectField
                 label="Type"
@@ -131,7 +116,7 @@ function FunnelForm({
                 placeholder={step.type === 'pageview' ? '/pricing' : 'Signup'}
                 value={step.target}
                 onValue={(v) => change(i, { target: v })}
-                failure={failure}
+                failure={form.failure}
               />
               {steps.length > MIN_STEPS && (
                 <button
@@ -153,12 +138,6 @@ function FunnelForm({
           </button>
         </div>
       )}
-      <ErrorMessage error={failure} />
-      <div>
-        <button class="button" type="submit" disabled={busy}>
-          Add funnel
-        </button>
-      </div>
-    </form>
+    </AddFormCard>
   );
 }

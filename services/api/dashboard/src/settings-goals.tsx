@@ -2,6 +2,7 @@ import { useState } from 'preact/hooks';
 import type { Goal } from './api-types';
 import { ErrorMessage, Field, SelectField, useAction, useSubmit } from './forms';
 import { formatNumber } from './format';
+import { AddFormCard, ListTable, RowAction, type AddFormProps } from './settings-list';
 import type { SettingsProps } from './settings-page';
 import { useList } from './use-list';
 
@@ -19,57 +20,39 @@ export function GoalsSettings({ client, base }: SettingsProps) {
           A goal completes on a custom event (<code>tidemark('signup')</code>) or on a visit of a page.
         </p>
         <ErrorMessage error={goals.error ?? remove.failure} />
-        {goals.data?.length === 0 && <p class="empty">No goals yet.</p>}
-        {!!goals.data?.length && (
-          <table class="list-table">
-            <caption class="sr-only">Goals</caption>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Completed by</th>
-                <th scope="col" class="num">
-                  Last 30 days
-                </th>
-                <th scope="col">
-                  <span class="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {goals.data.map((g) => (
-                <tr key={g.id}>
-                  <th scope="row">{g.name}</th>
-                  <td>{g.event_name ? `Event ${g.event_name}` : `Visit of ${g.page_path}`}</td>
-                  <td class="num">{g.events_last_30d === null ? '–' : formatNumber(g.events_last_30d)}</td>
-                  <td>
-                    <button
-                      type="button"
-                      class="link-button danger"
-                      onClick={() => confirm(`Delete the goal ${g.name}?`) && remove.run(g.id)}
-                    >
-                      Delete<span class="sr-only"> goal {g.name}</span>
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
+        <ListTable
+          items={goals.data}
+          empty="No goals yet."
+          caption="Goals"
+          columns={['Name', 'Completed by', { label: 'Last 30 days', num: true }]}
+          row={(g) => (
+            <tr key={g.id}>
+              <th scope="row">{g.name}</th>
+              <td>{g.event_name ? `Event ${g.event_name}` : `Visit of ${g.page_path}`}</td>
+              <td class="num">{g.events_last_30d === null ? '–' : formatNumber(g.events_last_30d)}</td>
+              <td>
+                <RowAction
+                  label="Delete"
+                  item={`goal ${g.name}`}
+                  question={`Delete the goal ${g.name}?`}
+                  danger
+                  onClick={() => remove.run(g.id)}
+                />
+              </td>
+            </tr>
+          )}
+        />
       </section>
       <GoalForm {...{ client, base }} onCreated={goals.reload} />
     </>
   );
 }
 
-function GoalForm({
-  client,
-  base,
-  onCreated,
-}: Pick<SettingsProps, 'client' | 'base'> & { onCreated(): void }) {
+function GoalForm({ client, base, onCreated }: AddFormProps) {
   const [name, setName] = useState('');
   const [kind, setKind] = useState<'event' | 'page'>('event');
   const [target, setTarget] = useState('');
-  const { busy, failure, submit } = useSubmit(async () => {
+  const form = useSubmit(async () => {
     const body = kind === 'event' ? { name, event_name: target } : { name, page_path: target };
     await client.send('POST', `${base}/goals`, body);
     setName('');
@@ -77,9 +60,8 @@ function GoalForm({
     onCreated();
   });
   return (
-    <form class="card form-grid" onSubmit={submit} noValidate aria-labelledby="goal-form-title">
-      <h2 id="goal-form-title">Add a goal</h2>
-      <Field label="Name" name="name" value={name} onValue={setName} failure={failure} />
+    <AddFormCard titleId="goal-form-title" title="Add a goal" form={form} submitLabel="Add goal">
+      <Field label="Name" name="name" value={name} onValue={setName} failure={form.failure} />
       <SelectField
         label="Completed by"
         value={kind}
@@ -98,14 +80,8 @@ function GoalForm({
         }
         value={target}
         onValue={setTarget}
-        failure={failure}
+        failure={form.failure}
       />
-      <ErrorMessage error={failure} />
-      <div>
-        <button class="button" type="submit" disabled={busy}>
-          Add goal
-        </button>
-      </div>
-    </form>
+    </AddFormCard>
   );
 }

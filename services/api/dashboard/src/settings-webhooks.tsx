@@ -2,6 +2,7 @@ import { useState } from 'preact/hooks';
 import { WEBHOOK_EVENTS, type Webhook } from './api-types';
 import { SecretOnce } from './copy-button';
 import { ErrorMessage, Field, fieldErrors, useAction, useSubmit } from './forms';
+import { AddFormCard, ListTable, RowAction, type AddFormProps } from './settings-list';
 import type { SettingsProps } from './settings-page';
 import { useList } from './use-list';
 
@@ -26,64 +27,47 @@ export function WebhooksSettings({ client, base }: SettingsProps) {
         <p>Signed (Standard Webhooks) POSTs to your endpoint, retried until it answers 2xx.</p>
         <ErrorMessage error={hooks.error ?? action.failure} />
         <p role="status">{notice}</p>
-        {hooks.data?.length === 0 && <p class="empty">No webhooks yet.</p>}
-        {!!hooks.data?.length && (
-          <table class="list-table">
-            <caption class="sr-only">Webhooks</caption>
-            <thead>
-              <tr>
-                <th scope="col">Endpoint</th>
-                <th scope="col">Events</th>
-                <th scope="col">
-                  <span class="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {hooks.data.map((h) => (
-                <tr key={h.id}>
-                  <th scope="row" class="break">
-                    {h.url}
-                    {!h.is_enabled && <span class="badge">{h.disabled_reason ? 'disabled' : 'paused'}</span>}
-                    {h.description && <span class="muted block">{h.description}</span>}
-                  </th>
-                  <td>{h.events.join(', ')}</td>
-                  <td class="actions">
-                    <button type="button" class="link-button" onClick={() => action.run(h, 'test')}>
-                      Send test
-                    </button>
-                    <button type="button" class="link-button" onClick={() => action.run(h, 'toggle')}>
-                      {h.is_enabled ? 'Pause' : 'Enable'}
-                    </button>
-                    <button
-                      type="button"
-                      class="link-button danger"
-                      onClick={() => confirm(`Delete the webhook to ${h.url}?`) && action.run(h, 'delete')}
-                    >
-                      Delete
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
+        <ListTable
+          items={hooks.data}
+          empty="No webhooks yet."
+          caption="Webhooks"
+          columns={['Endpoint', 'Events']}
+          row={(h) => (
+            <tr key={h.id}>
+              <th scope="row" class="break">
+                {h.url}
+                {!h.is_enabled && <span class="badge">{h.disabled_reason ? 'disabled' : 'paused'}</span>}
+                {h.description && <span class="muted block">{h.description}</span>}
+              </th>
+              <td>{h.events.join(', ')}</td>
+              <td class="actions">
+                <RowAction label="Send test" onClick={() => action.run(h, 'test')} />
+                <RowAction
+                  label={h.is_enabled ? 'Pause' : 'Enable'}
+                  onClick={() => action.run(h, 'toggle')}
+                />
+                <RowAction
+                  label="Delete"
+                  question={`Delete the webhook to ${h.url}?`}
+                  danger
+                  onClick={() => action.run(h, 'delete')}
+                />
+              </td>
+            </tr>
+          )}
+        />
       </section>
       <WebhookForm client={client} base={base} onCreated={hooks.reload} />
     </>
   );
 }
 
-function WebhookForm({
-  client,
-  base,
-  onCreated,
-}: Pick<SettingsProps, 'client' | 'base'> & { onCreated(): void }) {
+function WebhookForm({ client, base, onCreated }: AddFormProps) {
   const [url, setUrl] = useState('');
   const [description, setDescription] = useState('');
   const [events, setEvents] = useState<string[]>(['goal.completed']);
   const [secret, setSecret] = useState('');
-  const { busy, failure, submit } = useSubmit(async () => {
+  const form = useSubmit(async () => {
     const res = await client.send<{ data: { secret: string } }>('POST', `${base}/webhooks`, {
       url,
       events,
@@ -94,10 +78,9 @@ function WebhookForm({
     setDescription('');
     onCreated();
   });
-  const eventsError = fieldErrors(failure, 'events');
+  const eventsError = fieldErrors(form.failure, 'events');
   return (
-    <form class="card form-grid" onSubmit={submit} noValidate aria-labelledby="webhook-form-title">
-      <h2 id="webhook-form-title">Add a webhook</h2>
+    <AddFormCard titleId="webhook-form-title" title="Add a webhook" form={form} submitLabel="Add webhook">
       {secret && <SecretOnce what="signing secret" secret={secret} />}
       <Field
         label="Endpoint URL"
@@ -106,7 +89,7 @@ function WebhookForm({
         placeholder="https://example.com/hooks/tidemark"
         value={url}
         onValue={setUrl}
-        failure={failure}
+        failure={form.failure}
       />
       <fieldset class="checkboxes" aria-describedby={eventsError ? 'webhook-events-error' : undefined}>
         <legend>Events</legend>
@@ -133,14 +116,8 @@ function WebhookForm({
         name="description"
         value={description}
         onValue={setDescription}
-        failure={failure}
+        failure={form.failure}
       />
-      <ErrorMessage error={failure} />
-      <div>
-        <button class="button" type="submit" disabled={busy}>
-          Add webhook
-        </button>
-      </div>
-    </form>
+    </AddFormCard>
   );
 }
