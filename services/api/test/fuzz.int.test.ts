@@ -1,4 +1,5 @@
-import { PERMISSIONS } from '@tidemark/auth';
+import { ACTIVITY_PAGE_MAX, ALERT_HISTORY_MAX } from '@tidemark/api-schemas';
+import { PERMISSIONS, ROLE_PERMISSIONS } from '@tidemark/auth';
 import {
   BREAKDOWN_PROPERTIES,
   COMPARE_MODES,
@@ -36,14 +37,18 @@ import {
 import { loadEvents } from './stats-fixtures';
 
 /**
- * Property-based pass over the api's public inputs: the JSON bodies of every admin write route and
- * the query strings of every stats endpoint. Whatever arrives, the answer is a 2xx or a documented
- * 4xx in the one error shape; never a 5xx, never an unhandled rejection, and nothing written that
- * the accepted answers do not account for. Fixed seed and bounded runs, so a failure reproduces.
+ * Property-based pass over the api's public inputs: the JSON bodies of every admin write route, the
+ * query strings of every stats endpoint, the query strings and path ids of every admin read route,
+ * and the path ids of every body-less DELETE. Whatever arrives, the answer is a 2xx or a documented
+ * 4xx in the one error shape; never a 5xx, never an unhandled rejection, nothing written that the
+ * accepted answers do not account for, and nothing deleted that the caller may not delete. Fixed
+ * seed and bounded runs, so a failure reproduces.
  */
 const SEED = 20261125;
 const ADMIN_RUNS = 800;
 const STATS_RUNS = 500;
+const READ_RUNS = 1_000;
+const DELETE_RUNS = 700;
 
 /** API.md's error table, plus `invalid_credentials` of its Auth section: code → status. */
 const DOCUMENTED_ERRORS: Record<string, number> = {
@@ -477,19 +482,104 @@ const encodeLoosely = (text: string) =>
     )
     .join('');
 
+/** A path segment no route takes, already encoded: traversal, NUL, too long, not text at all. */
+const oddSegment = fc.oneof(
+  fc.constantFrom('..', '%2e%2e', 'sk_', 'null', '%00', 'A'.repeat(120)),
+  hostileText(300).map(encodeLoosely),
+);
+
 /** A path segment: a name resolved when the request is made (state moves on), or a hostile one. */
 const segment = (...names: string[]) =>
   fc.oneof(
     { weight: 8, arbitrary: fc.constantFrom(...names.map((n) => `<${n}>`)) },
     { weight: 1, arbitrary: fc.uuid() },
-    {
-      weight: 1,
-      arbitrary: fc.oneof(
-        fc.constantFrom('..', '%2e%2e', 'sk_', 'null', '%00', 'A'.repeat(120)),
-        hostileText(300).map(encodeLoosely),
-      ),
-    },
+    { weight: 1, arbitrary: oddSegment },
   );
+
+/** `{site}` in a path: mostly the fuzz's site, sometimes its key or another account's, or hostile. */
+const siteRef = fc.oneof(
+  { weight: 10, arbitrary: fc.constant('<site>') },
+  { weight: 1, arbitrary: fc.constantFrom('<sitekey>', '<strangersite>') },
+  { weight: 1, arbitrary: segment('site') },
+);
+const under = (tail: fc.Arbitrary<string>) =>
+  fc.tuple(siteRef, tail).map(([s, t]) => `/api/v1/sites/${s}${t}`);
+
+/**
+ * An id that names nothing, although it looks like one: a UUID of no row, and (given real ids) the
+ * near misses of a real one (encoded for a path unless told otherwise); or an odd segment.
+ */
+const wrongId = (real: string[] = [], encode: (raw: string) => string = encodeURIComponent) =>
+  fc.oneof(
+    fc.uuid(),
+    fc.constantFrom('00000000-0000-0000-0000-000000000000', 'ffffffff-ffff-ffff-ffff-ffffffffffff'),
+    ...(real.length
+      ? [
+          fc
+            .tuple(
+              fc.constantFrom(...real),
+              fc.constantFrom(
+                (id: string) => `${id}0`,
+                (id: string) => id.slice(0, -1),
+                (id: string) => `{${id}}`,
+                (id: string) => id.replace(/-/g, ''),
+                (id: string) => ` ${id}`,
+                (id: string) => `${id}\u0000`,
+                (id: string) => `${id}\u00a0`,
+                (id: string) => id.replace(/[0-9a-f]$/, 'g'),
+              ),
+            )
+            .map(([id, miss]) => encode(miss(id))),
+        ]
+      : []),
+    oddSegment,
+  );
+
+const optional = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined, freq: 3 });
+
+/** A whole-number query parameter: mostly within 1..max, sometimes just outside, or not a number. */
+const wholeNumber = (max: number) =>
+  param(
+    fc.oneof(
+      { weight: 6, arbitrary: fc.integer({ min: 1, max }).map(String) },
+      fc.constantFrom('0', '-1', '1.5', '1e3', 'NaN', ' 5', '0x10', '99999999999999999999', `${max + 1}`),
+    ),
+  );
+
+const encodeQuery = (pairs: Array<[string, string]>) =>
+  pairs.map(([k, v]) => `${encodeLoosely(k)}=${encodeLoosely(v)}`).join('&');
+
+/** What `qs` cannot produce: repeated names, bracket syntax, broken escapes, empty names. */
+const rawTail = fc.constantFrom(
+  '&metrics=visitors&metrics=pageviews',
+  '&site_id=<site>&site_id=<site>',
+  '&metrics[]=visitors',
+  '&filters[country]=US',
+  '&%zz=1',
+  '&period=%E0%A4%A',
+  '&=x',
+  '&&&',
+  '&country',
+  '&__proto__=1',
+  '&constructor=1',
+  '&hasOwnProperty=1',
+  '&token=x',
+);
+
+/** Mostly none: each of these alone already settles the answer (400). */
+const queryNoise = fc.oneof(
+  { weight: 8, arbitrary: fc.constant({ extra: [] as Array<[string, string]>, rawTail: '' }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      extra: fc.array(
+        fc.tuple(fc.oneof(hostileKey, fc.constantFrom('site', 'limit', 'page')), hostileText(100)),
+        { maxLength: 2 },
+      ),
+      rawTail: fc.oneof(fc.constant(''), rawTail),
+    }),
+  },
+);
 
 interface WriteRoute {
   name: string;
@@ -558,16 +648,7 @@ describe('fuzzing the api', () => {
     apiKeyToken = (await createApiKey(api.app, owner.token, site.id)).token;
     ids.rollable = (await createApiKey(api.app, owner.token, site.id, { name: 'rolled by the fuzz' })).id;
     ids.funnel = (await createFunnel(api.app, owner.token, site.id, SIGNUP_FUNNEL)).id;
-    const alert = await call(api.app, 'POST', `/api/v1/sites/${site.id}/alerts`, {
-      token: owner.token,
-      body: {
-        name: 'Spike',
-        trigger: { metric: 'visitors', window_minutes: 60, op: 'gt', value: 100 },
-        template: { subject: 'Spike on {{site_domain}}', message: 'Look.' },
-      },
-    });
-    expect(alert.status).toBe(201);
-    ids.alert = alert.body.data.id;
+    ids.alert = await createAlert(owner.token, site.id);
     ids.webhook = (await createWebhook(api.app, owner.token, site.id)).id;
     const test = await call(api.app, 'POST', `/api/v1/sites/${site.id}/webhooks/${ids.webhook}/test`, {
       token: owner.token,
@@ -608,6 +689,39 @@ describe('fuzzing the api', () => {
     return token ? { authorization: `Bearer ${token}` } : {};
   };
 
+  /** A threshold alert on the site (no goal: deleting goals stays free); its id. */
+  const createAlert = async (token: string, siteId: string, name = 'Spike'): Promise<string> => {
+    const res = await call(api.app, 'POST', `/api/v1/sites/${siteId}/alerts`, {
+      token,
+      body: {
+        name,
+        trigger: { metric: 'visitors', window_minutes: 60, op: 'gt', value: 100 },
+        template: { subject: 'Spike on {{site_domain}}', message: 'Look.' },
+      },
+    });
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    return res.body.data.id;
+  };
+
+  /** One request as `who` sends it, with `payload` as its body (none by default). */
+  const send = (
+    method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
+    url: string,
+    who: PrincipalName,
+    garbage: string,
+    payload: Payload = { kind: 'none' },
+  ) =>
+    api.app.inject({
+      method,
+      url,
+      headers: {
+        ...authorization(who, garbage),
+        ...(payload.kind !== 'none' && payload.contentType ? { 'content-type': payload.contentType } : {}),
+      },
+      ...(payload.kind === 'json' ? { payload: JSON.stringify(payload.value) ?? '' } : {}),
+      ...(payload.kind === 'raw' ? { payload: payload.text } : {}),
+    });
+
   /** `<name>` → the fixture it names, now (a roll moves `rollable` on, for one). */
   const resolvePath = (path: string) =>
     path.replace(/<([a-z]+)>/g, (_, name: string) => {
@@ -629,13 +743,6 @@ describe('fuzzing the api', () => {
 
   it('answers arbitrary bodies on every admin write route with a 2xx or a documented 4xx', async () => {
     const knownEmails = [owner.email, member.email, viewer.email, stranger.email];
-    const siteRef = fc.oneof(
-      { weight: 10, arbitrary: fc.constant('<site>') },
-      { weight: 1, arbitrary: fc.constantFrom('<sitekey>', '<strangersite>') },
-      { weight: 1, arbitrary: segment('site') },
-    );
-    const under = (tail: fc.Arbitrary<string>) =>
-      fc.tuple(siteRef, tail).map(([s, t]) => `/api/v1/sites/${s}${t}`);
     const goalName = mostly(fc.constantFrom('Signup', 'Blog'), fc.oneof(fc.constant('No such goal'), label));
     // Objects nested in a body (funnel steps, alert triggers and templates) are mostly whole and
     // valid: their chances of a refusal multiply with the body's, and bodies must reach the database.
@@ -935,18 +1042,7 @@ describe('fuzzing the api', () => {
         async ({ route: name, path, payload, who, garbage }) => {
           const route = routes.find((r) => r.name === name)!;
           const url = resolvePath(path);
-          const res = await api.app.inject({
-            method: route.method,
-            url,
-            headers: {
-              ...authorization(who, garbage),
-              ...(payload.kind !== 'none' && payload.contentType
-                ? { 'content-type': payload.contentType }
-                : {}),
-            },
-            ...(payload.kind === 'json' ? { payload: JSON.stringify(payload.value) ?? '' } : {}),
-            ...(payload.kind === 'raw' ? { payload: payload.text } : {}),
-          });
+          const res = await send(route.method, url, who, garbage, payload);
           expectDocumented(res, `${route.method} ${url} as ${who}`);
           if (res.statusCode < 300) {
             accepted.set(route.name, accepted.get(route.name)! + 1);
@@ -1007,7 +1103,6 @@ describe('fuzzing the api', () => {
       },
       { weight: 1, arbitrary: hostileText(50) },
     );
-    const optional = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined, freq: 3 });
     const list = (values: fc.Arbitrary<string>, max = 4) =>
       fc.array(values, { minLength: 1, maxLength: max }).map((v) => v.join('|'));
     const filterValue = (key: string) =>
@@ -1080,13 +1175,6 @@ describe('fuzzing the api', () => {
               ' visitors ',
             ),
           },
-        ),
-      );
-    const wholeNumber = (max: number) =>
-      param(
-        fc.oneof(
-          { weight: 6, arbitrary: fc.integer({ min: 1, max }).map(String) },
-          fc.constantFrom('0', '-1', '1.5', '1e3', 'NaN', ' 5', '0x10', '99999999999999999999', `${max + 1}`),
         ),
       );
     const breakdownParams = fc
@@ -1175,25 +1263,6 @@ describe('fuzzing the api', () => {
       { weight: 1, arbitrary: fc.constantFrom(site.site_key, site.id.toUpperCase(), strangerSite.id) },
       { weight: 1, arbitrary: fc.oneof(fc.uuid(), hostileText()) },
     );
-    /** What `qs` cannot produce: repeated names, bracket syntax, broken escapes, empty names. */
-    const rawTail = fc.constantFrom(
-      '&metrics=visitors&metrics=pageviews',
-      '&site_id=<site>&site_id=<site>',
-      '&metrics[]=visitors',
-      '&filters[country]=US',
-      '&%zz=1',
-      '&period=%E0%A4%A',
-      '&=x',
-      '&&&',
-      '&country',
-      '&__proto__=1',
-      '&constructor=1',
-      '&hasOwnProperty=1',
-      '&token=x',
-    );
-    const encode = (pairs: Array<[string, string]>) =>
-      pairs.map(([k, v]) => `${encodeLoosely(k)}=${encodeLoosely(v)}`).join('&');
-
     const request = fc.constantFrom(...ENDPOINTS).chain((endpoint) =>
       fc.record({
         endpoint: fc.constant(endpoint),
@@ -1208,20 +1277,7 @@ describe('fuzzing the api', () => {
         period,
         params: endpointParams[endpoint]!,
         filters,
-        // Mostly none: each of these alone already settles the answer (400).
-        noise: fc.oneof(
-          { weight: 8, arbitrary: fc.constant({ extra: [], rawTail: '' }) },
-          {
-            weight: 1,
-            arbitrary: fc.record({
-              extra: fc.array(
-                fc.tuple(fc.oneof(hostileKey, fc.constantFrom('site', 'limit', 'page')), hostileText(100)),
-                { maxLength: 2 },
-              ),
-              rawTail: fc.oneof(fc.constant(''), rawTail),
-            }),
-          },
-        ),
+        noise: queryNoise,
       }),
     );
 
@@ -1237,8 +1293,8 @@ describe('fuzzing the api', () => {
         add(r.period);
         add(r.params);
         pairs.push(...r.filters, ...r.noise.extra);
-        const url = `/api/v1/stats/${r.endpoint}?${encode(pairs)}${resolvePath(r.noise.rawTail)}`;
-        const res = await api.app.inject({ method: 'GET', url, headers: authorization(r.who, r.garbage) });
+        const url = `/api/v1/stats/${r.endpoint}?${encodeQuery(pairs)}${resolvePath(r.noise.rawTail)}`;
+        const res = await send('GET', url, r.who, r.garbage);
         const what = `GET ${url} as ${r.who}`;
         expectDocumented(res, what);
         if (r.endpoint === 'realtime') expect(res.headers['cache-control'], what).toBe('no-store');
@@ -1257,5 +1313,491 @@ describe('fuzzing the api', () => {
     );
     // Valid queries must be among the cases, or the pass only ever met the parser's refusals.
     for (const [endpoint, n] of answered) expect(n, `${endpoint} never answered 200`).toBeGreaterThan(0);
+  });
+
+  it('answers arbitrary query strings and path ids on every admin read route with a 2xx or a documented 4xx', async () => {
+    // Fixtures the reads need beyond the admin pass's: a public site, another account's alert and
+    // webhook (their ids must read as unknown), firings to page through, a cursor to follow.
+    ids.publickey = (await createSite(api.app, owner.token, { public_stats: true })).site_key;
+    ids.strangeralert = await createAlert(stranger.token, strangerSite.id);
+    ids.strangerwebhook = (await createWebhook(api.app, stranger.token, strangerSite.id)).id;
+    await api.pool.query(
+      `INSERT INTO alert_history (alert_id, site_id, fired_at, value, subject, message, dedupe_key)
+       SELECT id, site_id, now() - make_interval(mins => n), n, 'Spike', 'Look.', 'fuzz:' || n
+         FROM alerts, generate_series(1, 30) n WHERE id = $1`,
+      [ids.alert],
+    );
+    const { rows: latest } = await api.pool.query<{ id: string }>(
+      'SELECT max(id)::text AS id FROM activity_log WHERE account_id = $1',
+      [owner.account.id],
+    );
+    ids.cursor = latest[0]!.id;
+
+    type Query = Record<string, string | undefined>;
+    interface ReadRoute {
+      name: string;
+      path: fc.Arbitrary<string>;
+      query?: fc.Arbitrary<Query>;
+      /** What a 2xx answer must hold, given the query sent. */
+      check?: (body: Record<string, unknown>, query: Query, what: string, who: PrincipalName) => void;
+    }
+    const activityCursor = fc.oneof(
+      { weight: 4, arbitrary: fc.constant('<cursor>') },
+      { weight: 2, arbitrary: fc.bigInt({ min: 1n, max: 10n ** 18n - 1n }).map(String) },
+      fc.constantFrom('0', '-1', '01', '1.5', '1e3', '9'.repeat(19), '18446744073709551616', ' 1', 'abc'),
+    );
+    const routes: ReadRoute[] = [
+      { name: 'config', path: fc.constant('/api/v1/config') },
+      { name: 'account', path: fc.constant('/api/v1/account') },
+      { name: 'access tokens', path: fc.constant('/api/v1/access-tokens') },
+      { name: 'sites', path: fc.constant('/api/v1/sites') },
+      { name: 'site', path: siteRef.map((s) => `/api/v1/sites/${s}`) },
+      ...['api-keys', 'team', 'goals', 'funnels', 'alerts', 'webhooks'].map((list) => ({
+        name: list,
+        path: under(fc.constant(`/${list}`)),
+      })),
+      {
+        name: 'share token',
+        path: segment('publickey', 'sitekey', 'site').map((key) => `/api/v1/share/${key}/token`),
+      },
+      {
+        name: 'activity',
+        path: fc.constant('/api/v1/activity'),
+        query: fc.record({
+          limit: optional(wholeNumber(ACTIVITY_PAGE_MAX)),
+          before: optional(param(activityCursor)),
+        }),
+        check: (body, query, what, who) => {
+          const { data, meta } = body as {
+            data: Array<{ id: string; site_id: string | null }>;
+            meta: Record<string, unknown>;
+          };
+          // A token restricted to some sites sees their entries only.
+          if (who === 'scoped') for (const e of data) expect(e.site_id, what).toBe(site.id);
+          const limit = query.limit === undefined ? 50 : Number(query.limit);
+          expect(meta.limit, what).toBe(limit);
+          expect(data.length, what).toBeLessThanOrEqual(limit);
+          // Newest first, older than the cursor, and a next cursor only under a full page.
+          const order = data.map((e) => BigInt(e.id));
+          if (query.before !== undefined) {
+            for (const id of order) expect(id < BigInt(query.before), what).toBe(true);
+          }
+          for (let i = 1; i < order.length; i++) expect(order[i]! < order[i - 1]!, what).toBe(true);
+          if (meta.next_before !== null) {
+            expect(data.length, what).toBe(limit);
+            expect(meta.next_before, what).toBe(data[limit - 1]!.id);
+          }
+          // Follow the cursor: later cases page on from here.
+          if (typeof meta.next_before === 'string') ids.cursor = meta.next_before;
+        },
+      },
+      {
+        name: 'alert history',
+        path: under(fc.constant('/alerts/history')),
+        query: fc.record({
+          alert_id: optional(
+            param(
+              fc.oneof(
+                { weight: 4, arbitrary: fc.constant('<alert>') },
+                fc.constantFrom('<strangeralert>', ids.alert!.toUpperCase()),
+                wrongId([ids.alert!], (raw) => raw),
+              ),
+            ),
+          ),
+          limit: optional(wholeNumber(ALERT_HISTORY_MAX)),
+        }),
+        check: (body, query, what) => {
+          const { data } = body as { data: Array<{ alert_id: string }> };
+          expect(data.length, what).toBeLessThanOrEqual(query.limit === undefined ? 50 : Number(query.limit));
+          if (query.alert_id)
+            for (const f of data) expect(f.alert_id, what).toBe(query.alert_id.toLowerCase());
+        },
+      },
+      {
+        name: 'deliveries',
+        path: under(segment('webhook', 'strangerwebhook').map((id) => `/webhooks/${id}/deliveries`)),
+        query: fc.record({
+          page_number: optional(
+            fc.oneof(
+              { weight: 3, arbitrary: fc.integer({ min: 1, max: 4 }).map(String) },
+              wholeNumber(1_000_000),
+            ),
+          ),
+          limit: optional(fc.oneof({ weight: 3, arbitrary: fc.constantFrom('1', '2') }, wholeNumber(100))),
+        }),
+        check: (body, query, what) => {
+          const { data, pagination: p } = body as {
+            data: unknown[];
+            pagination: { page_number: number; limit: number; total_rows: number; total_pages: number };
+          };
+          expect(p.page_number, what).toBe(query.page_number === undefined ? 1 : Number(query.page_number));
+          expect(p.limit, what).toBe(query.limit === undefined ? 20 : Number(query.limit));
+          expect(p.total_pages, what).toBe(Math.ceil(p.total_rows / p.limit));
+          const before = (p.page_number - 1) * p.limit;
+          expect(data.length, what).toBe(Math.max(0, Math.min(p.limit, p.total_rows - before)));
+        },
+      },
+    ];
+
+    /** A query value naming a fixture (`<alert>`) is resolved when sent; any other is sent as is. */
+    const fixture = (value: string) => (/^<[a-z]+>$/.test(value) ? resolvePath(value) : value);
+    const answered = new Map(routes.map((r) => [r.name, 0]));
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          ...routes.map((route) =>
+            fc.record({
+              route: fc.constant(route.name),
+              path: route.path,
+              query: route.query ?? fc.constant<Query>({}),
+              noise: queryNoise,
+              who: principal,
+              garbage: fc.constantFrom(...GARBAGE_AUTH),
+            }),
+          ),
+        ),
+        async ({ route: name, path, query: generated, noise, who, garbage }) => {
+          const route = routes.find((r) => r.name === name)!;
+          const query: Query = {};
+          for (const [k, v] of Object.entries(generated)) if (v !== undefined) query[k] = fixture(v);
+          const pairs: Array<[string, string]> = [
+            ...(Object.entries(query) as Array<[string, string]>),
+            ...noise.extra,
+          ];
+          const tail = `${encodeQuery(pairs)}${resolvePath(noise.rawTail)}`;
+          const url = `${resolvePath(path)}${tail ? `?${tail}` : ''}`;
+          const res = await send('GET', url, who, garbage);
+          const what = `GET ${url} as ${who}`;
+          expectDocumented(res, what);
+          if (res.statusCode < 300) {
+            answered.set(name, answered.get(name)! + 1);
+            route.check?.(JSON.parse(res.body), query, what, who);
+          }
+          await expectNoRejection();
+        },
+      ),
+      { seed: SEED, numRuns: READ_RUNS },
+    );
+    for (const [name, n] of answered) expect(n, `${name} never answered 2xx`).toBeGreaterThan(0);
+  });
+
+  it('deletes, whatever the path ids, exactly what the caller may delete and nothing else', async () => {
+    // What may be deleted, and by whom. Most targets sit on a site of their own (`doomed`) and on
+    // spare sites, so that the deletes leave the fixtures of the passes above alone; the main site's
+    // own resources and another account's are targets too, addressed from every site.
+    type Family = 'site' | 'goal' | 'funnel' | 'alert' | 'webhook' | 'api key' | 'access token';
+    interface Target {
+      family: Family;
+      id: string;
+      /** The site it belongs to (a site: itself); none for an access token. */
+      site: string | null;
+      /** The user whose it is: an access token's, a site's owner. */
+      user: string | null;
+    }
+    const targets: Target[] = [];
+    const add = (family: Family, id: string, siteId: string | null, user: string | null = null) =>
+      targets.push({ family, id, site: siteId, user });
+
+    const doomed = await createSite(api.app, owner.token);
+    const spares = [
+      await createSite(api.app, owner.token),
+      await createSite(api.app, owner.token),
+      await createSite(api.app, owner.token),
+    ];
+    for (const s of [doomed, ...spares]) {
+      await invite(api.app, owner.token, s.id, member.email, 'member');
+      await invite(api.app, owner.token, s.id, viewer.email, 'viewer');
+    }
+    const pageviews = [
+      { name: 'Pricing', type: 'pageview', url: '/pricing' },
+      { name: 'Docs', type: 'pageview', url: '/docs' },
+    ];
+    for (let i = 0; i < 12; i++) {
+      add(
+        'goal',
+        (await createGoal(api.app, owner.token, doomed.id, { name: `Doomed ${i}`, event_name: `d${i}` })).id,
+        doomed.id,
+      );
+      add(
+        'funnel',
+        (await createFunnel(api.app, owner.token, doomed.id, { name: `Doomed ${i}`, steps: pageviews })).id,
+        doomed.id,
+      );
+      add('alert', await createAlert(owner.token, doomed.id, `Doomed ${i}`), doomed.id);
+      const hook = await createWebhook(api.app, owner.token, doomed.id);
+      const test = await call(api.app, 'POST', `/api/v1/sites/${doomed.id}/webhooks/${hook.id}/test`, {
+        token: owner.token,
+      });
+      expect(test.status).toBe(202);
+      add('webhook', hook.id, doomed.id);
+      add('api key', (await createApiKey(api.app, owner.token, doomed.id)).id, doomed.id);
+      add(
+        'access token',
+        (await createAccessToken(api.app, owner.token, { permissions: ['stats:read'] })).id,
+        null,
+        owner.user.id,
+      );
+    }
+    for (const s of spares) {
+      add('site', s.id, s.id, owner.user.id);
+      // Whatever a site holds goes with it, and is accounted for.
+      add(
+        'goal',
+        (await createGoal(api.app, owner.token, s.id, { name: 'Spare', event_name: 'spare' })).id,
+        s.id,
+      );
+      add('api key', (await createApiKey(api.app, owner.token, s.id)).id, s.id);
+    }
+    add('site', strangerSite.id, strangerSite.id, stranger.user.id);
+    add(
+      'goal',
+      (await createGoal(api.app, stranger.token, strangerSite.id, { name: 'Theirs', event_name: 'theirs' }))
+        .id,
+      strangerSite.id,
+    );
+    add(
+      'funnel',
+      (await createFunnel(api.app, stranger.token, strangerSite.id, { name: 'Theirs', steps: pageviews })).id,
+      strangerSite.id,
+    );
+    add('alert', await createAlert(stranger.token, strangerSite.id, 'Theirs'), strangerSite.id);
+    add('webhook', (await createWebhook(api.app, stranger.token, strangerSite.id)).id, strangerSite.id);
+    add('api key', (await createApiKey(api.app, stranger.token, strangerSite.id)).id, strangerSite.id);
+    for (const [user, count] of [
+      [stranger, 2],
+      [member, 2],
+    ] as const) {
+      for (let i = 0; i < count; i++) {
+        add(
+          'access token',
+          (await createAccessToken(api.app, user.token, { permissions: ['stats:read'] })).id,
+          null,
+          user.user.id,
+        );
+      }
+    }
+    const TABLE_OF: Record<Exclude<Family, 'access token'>, string> = {
+      site: 'sites',
+      goal: 'goals',
+      funnel: 'funnels',
+      alert: 'alerts',
+      webhook: 'webhook_subscriptions',
+      'api key': 'site_api_keys',
+    };
+    for (const family of ['goal', 'funnel', 'alert', 'webhook', 'api key'] as const) {
+      const { rows } = await api.pool.query<{ id: string }>(
+        `SELECT id FROM ${TABLE_OF[family]} WHERE site_id = $1${family === 'funnel' ? ' AND deleted_at IS NULL' : ''}`,
+        [site.id],
+      );
+      for (const r of rows) add(family, r.id, site.id);
+    }
+
+    // Who may delete what (API.md's role table): the owner anything on its sites; a member the
+    // analytics configuration of the sites it is on; the scoped token goals on the main site only.
+    const ownSites = new Set([site.id, doomed.id, ...spares.map((s) => s.id)]);
+    const userOf: Partial<Record<PrincipalName, string>> = {
+      owner: owner.user.id,
+      member: member.user.id,
+      viewer: viewer.user.id,
+    };
+    const NEEDED = {
+      site: 'sites:write',
+      goal: 'goals:write',
+      funnel: 'funnels:write',
+      alert: 'alerts:write',
+      webhook: 'webhooks:write',
+      'api key': 'api-keys:write',
+    } as const;
+    const mayDelete = (who: PrincipalName, t: Target) => {
+      if (t.family === 'access token') return userOf[who] !== undefined && userOf[who] === t.user;
+      if (!ownSites.has(t.site!)) return false;
+      const needed = NEEDED[t.family];
+      if (who === 'owner') return true;
+      if (t.family === 'site') return false;
+      if (who === 'member' || who === 'viewer') return ROLE_PERMISSIONS[who].has(needed);
+      return who === 'scoped' && t.site === site.id && needed === 'goals:write';
+    };
+
+    const alive = new Set(targets.map((t) => t.id));
+    const { rows: revokedRows } = await api.pool.query<{ id: string }>(
+      'SELECT id FROM site_api_keys WHERE revoked_at IS NOT NULL',
+    );
+    const revoked = new Set(revokedRows.map((r) => r.id));
+    const of = (family: Family) => targets.filter((t) => t.family === family);
+    const sitesById = new Map<string, string>([
+      [doomed.id, doomed.id],
+      [doomed.site_key, doomed.id],
+      [doomed.id.toUpperCase(), doomed.id],
+      [site.id, site.id],
+      [site.site_key, site.id],
+      [strangerSite.id, strangerSite.id],
+      ...spares.flatMap((s): Array<[string, string]> => [
+        [s.id, s.id],
+        [s.site_key, s.id],
+      ]),
+    ]);
+    const ownerOfSite = fc.oneof(
+      { weight: 6, arbitrary: fc.constant(doomed.id) },
+      fc.constantFrom(doomed.site_key, doomed.id.toUpperCase(), site.id, strangerSite.id, spares[0]!.id),
+      wrongId([doomed.id]),
+    );
+    /** Mostly ids of the family on `doomed`; then another site's; then ids that name nothing. */
+    const idOf = (family: Family) => {
+      const all = of(family).map((t) => t.id);
+      const home = of(family)
+        .filter((t) => (family === 'access token' ? t.user === owner.user.id : t.site === doomed.id))
+        .map((t) => t.id);
+      const elsewhere = all.filter((id) => !home.includes(id));
+      return fc.oneof(
+        { weight: 6, arbitrary: fc.constantFrom(...home) },
+        { weight: 2, arbitrary: fc.constantFrom(...elsewhere) },
+        // Case does not matter to a UUID (it is the same row), but does to a token id (12 hex digits).
+        { weight: 1, arbitrary: fc.constantFrom(...home).map((id) => id.toUpperCase()) },
+        { weight: 1, arbitrary: wrongId(home) },
+      );
+    };
+    const FAMILY_PATH: Record<Exclude<Family, 'site' | 'access token'>, string> = {
+      goal: 'goals',
+      funnel: 'funnels',
+      alert: 'alerts',
+      webhook: 'webhooks',
+      'api key': 'api-keys',
+    };
+    const request = fc
+      .constantFrom<Family>('site', 'goal', 'funnel', 'alert', 'webhook', 'api key', 'access token')
+      .chain((family) =>
+        fc.record({
+          family: fc.constant(family),
+          siteRef:
+            family === 'site'
+              ? fc.oneof(
+                  { weight: 6, arbitrary: fc.constantFrom(...spares.map((s) => s.id)) },
+                  fc.constantFrom(...spares.map((s) => s.site_key), strangerSite.id),
+                  wrongId(spares.map((s) => s.id)),
+                )
+              : family === 'access token'
+                ? fc.constant('')
+                : ownerOfSite,
+          id: family === 'site' ? fc.constant('') : idOf(family),
+          who: principal,
+          garbage: fc.constantFrom(...GARBAGE_AUTH),
+          // A body-less route given a body anyway, or a query it does not take: rare, and then
+          // the answer may be a refusal whatever the id.
+          payload: fc.oneof(
+            { weight: 12, arbitrary: fc.constant<Payload>({ kind: 'none' }) },
+            { weight: 1, arbitrary: payloadOf(fc.oneof(fc.constant({}), anything)) },
+          ),
+          noise: queryNoise,
+        }),
+      );
+
+    const before = await countRows(api);
+    const expected = { ...before };
+    const deleted = new Map<Family, number>();
+    const refused = new Map<Family, number>();
+    /** Rows a site's delete takes with it, per counted table. */
+    const rowsOfSite = async (siteId: string): Promise<Partial<Record<CountedTable, number>>> => {
+      const { rows } = await api.pool.query<Record<string, number>>(
+        `SELECT (SELECT count(*) FROM site_api_keys WHERE site_id = $1)::int AS site_api_keys,
+                (SELECT count(*) FROM site_invites WHERE site_id = $1)::int
+                  + (SELECT count(*) FROM site_members WHERE site_id = $1)::int AS team,
+                (SELECT count(*) FROM goals WHERE site_id = $1)::int AS goals,
+                (SELECT count(*) FROM funnels WHERE site_id = $1 AND deleted_at IS NULL)::int AS funnels,
+                (SELECT count(*) FROM alerts WHERE site_id = $1)::int AS alerts,
+                (SELECT count(*) FROM webhook_subscriptions WHERE site_id = $1)::int AS webhook_subscriptions,
+                (SELECT count(*) FROM webhook_deliveries d JOIN webhook_subscriptions s
+                   ON s.id = d.subscription_id WHERE s.site_id = $1)::int AS webhook_deliveries`,
+        [siteId],
+      );
+      return { sites: 1, ...rows[0]! };
+    };
+
+    await fc.assert(
+      fc.asyncProperty(request, async ({ family, siteRef: ref, id, who, garbage, payload, noise }) => {
+        const path =
+          family === 'site'
+            ? `/api/v1/sites/${ref}`
+            : family === 'access token'
+              ? `/api/v1/access-tokens/${id}`
+              : `/api/v1/sites/${ref}/${FAMILY_PATH[family]}/${id}`;
+        const tail = `${encodeQuery(noise.extra)}${resolvePath(noise.rawTail)}`;
+        const url = `${path}${tail ? `?${tail}` : ''}`;
+        const addressed = family === 'access token' ? null : (sitesById.get(ref) ?? null);
+        // A UUID names its row in any case; a token id (12 hex digits) only as it is.
+        const named = family === 'site' ? ref : /^[0-9a-f-]{36}$/i.test(id) ? id.toLowerCase() : id;
+        const target = targets.find(
+          (t) => t.family === family && t.id === named && (family === 'access token' || t.site === addressed),
+        );
+        const deletable = target !== undefined && alive.has(target.id) && mayDelete(who, target);
+        // What the delete will take, counted before: a webhook its deliveries, a site everything.
+        let takes: Partial<Record<CountedTable, number>> = {};
+        if (deletable) {
+          if (family === 'site') takes = await rowsOfSite(target.id);
+          else if (family === 'webhook') {
+            const { rows } = await api.pool.query<{ n: number }>(
+              'SELECT count(*)::int AS n FROM webhook_deliveries WHERE subscription_id = $1',
+              [target.id],
+            );
+            takes = { webhook_subscriptions: 1, webhook_deliveries: rows[0]!.n };
+          } else if (family !== 'api key') {
+            takes = {
+              [{ goal: 'goals', funnel: 'funnels', alert: 'alerts', 'access token': 'account_tokens' }[
+                family
+              ]]: 1,
+            };
+          }
+        }
+
+        const res = await send('DELETE', url, who, garbage, payload);
+        const what = `DELETE ${url} as ${who} (${deletable ? 'deletable' : 'not deletable'})`;
+        expectDocumented(res, what);
+        const clean = payload.kind === 'none' && tail === '';
+        if (res.statusCode < 300) {
+          // Never anything the caller may not delete, nor what is gone, nor an id addressed wrongly.
+          expect(deletable, what).toBe(true);
+          expect(res.statusCode, what).toBe(200);
+          const data = JSON.parse(res.body).data;
+          if (family === 'api key') {
+            expect(data.revoked_at, what).toEqual(expect.any(String));
+            revoked.add(target!.id);
+          } else {
+            expect(data, what).toEqual({ deleted: true });
+            alive.delete(target!.id);
+          }
+          if (family === 'site') for (const t of targets) if (t.site === target!.id) alive.delete(t.id);
+          for (const [table, n] of Object.entries(takes)) expected[table as CountedTable] -= n;
+          deleted.set(family, (deleted.get(family) ?? 0) + 1);
+        } else {
+          refused.set(family, (refused.get(family) ?? 0) + 1);
+          // A goal a funnel or an alert uses is kept (409); anything else deletable is deleted.
+          if (deletable && clean && !(family === 'goal' && res.statusCode === 409)) {
+            expect.fail(`${what}\n→ ${res.statusCode} ${res.body.slice(0, 600)}`);
+          }
+        }
+        await expectNoRejection();
+      }),
+      { seed: SEED, numRuns: DELETE_RUNS },
+    );
+
+    // Counts moved by exactly what the accepted deletes took, and every target is where the model
+    // says: nothing refused went, nothing accepted stayed.
+    expect(await countRows(api)).toEqual(expected);
+    const { rows: present } = await api.pool.query<{ id: string }>(
+      `SELECT id::text FROM sites UNION ALL SELECT id::text FROM goals
+       UNION ALL SELECT id::text FROM funnels WHERE deleted_at IS NULL UNION ALL SELECT id::text FROM alerts
+       UNION ALL SELECT id::text FROM webhook_subscriptions UNION ALL SELECT id::text FROM account_tokens
+       UNION ALL SELECT id::text FROM site_api_keys`,
+    );
+    const exists = new Set(present.map((r) => r.id));
+    for (const t of targets) expect(exists.has(t.id), `${t.family} ${t.id}`).toBe(alive.has(t.id));
+    const { rows: nowRevoked } = await api.pool.query<{ id: string }>(
+      'SELECT id FROM site_api_keys WHERE revoked_at IS NOT NULL',
+    );
+    const stillThere = (id: string) => exists.has(id);
+    expect(new Set(nowRevoked.map((r) => r.id))).toEqual(new Set([...revoked].filter(stillThere)));
+    for (const family of ['site', 'goal', 'funnel', 'alert', 'webhook', 'api key', 'access token'] as const) {
+      expect(deleted.get(family) ?? 0, `no ${family} was ever deleted`).toBeGreaterThan(0);
+      expect(refused.get(family) ?? 0, `no ${family} delete was ever refused`).toBeGreaterThan(0);
+    }
   });
 });
