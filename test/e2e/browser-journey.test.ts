@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Page, Request } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { callApi, type ApiInit } from '../support/api';
+import { callApi, signupOwner, type ApiInit } from '../support/api';
 import { launchChromium, listen } from '../support/browser';
 import { startPipeline, type RunningPipeline } from '../support/services';
 import { waitFor } from '../support/stack';
@@ -305,12 +305,7 @@ describe('visitors in a browser → stats and signed goal webhooks', () => {
   const api = (path: string, init?: ApiInit) => callApi(pipeline.urls.api, path, init);
 
   it('counts exactly the visitors, visits, page views, sources and goals, and signs every goal webhook', async () => {
-    const signup = await api('/api/v1/auth/signup', {
-      method: 'POST',
-      body: { email: 'owner@example.com', password: 'correct horse battery' },
-    });
-    expect(signup.status).toBe(201);
-    const token = signup.body.data.token as string;
+    const token = await signupOwner(pipeline.urls.api, { email: 'owner@example.com' });
     const created = await api('/api/v1/sites', {
       method: 'POST',
       token,

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { callApi, type ApiInit } from '../support/api';
+import { callApi, signupOwner, type ApiInit } from '../support/api';
 import { startPipeline, type RunningPipeline } from '../support/services';
 import { waitFor } from '../support/stack';
 import { startWebhookReceiver, verifyWebhooks, type WebhookReceiver } from '../support/webhooks';
@@ -30,12 +30,7 @@ describe('signup event → goal completed → alert fired → signed webhooks', 
   const api = (path: string, init?: ApiInit) => callApi(pipeline.urls.api, path, init);
 
   it('delivers goal.completed and alert.triggered, signed, and shows them in the api', async () => {
-    const signup = await api('/api/v1/auth/signup', {
-      method: 'POST',
-      body: { email: 'owner@example.com', password: 'correct horse battery' },
-    });
-    expect(signup.status).toBe(201);
-    const token = signup.body.data.token as string;
+    const token = await signupOwner(pipeline.urls.api, { email: 'owner@example.com' });
     const site = (
       await api('/api/v1/sites', {
         method: 'POST',

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClickHouse } from '@tidemark/clickhouse';
-import { callApi, type ApiInit } from '../support/api';
+import { callApi, signupOwner, type ApiInit } from '../support/api';
 import { startPipeline, type RunningPipeline } from '../support/services';
 import { waitFor } from '../support/stack';
 
@@ -23,12 +23,7 @@ describe('tracker beacon → ingest → Kafka → consumer → ClickHouse → ap
   const api = (path: string, init?: ApiInit) => callApi(pipeline.urls.api, path, init);
 
   it('shows an accepted event in the api within seconds', async () => {
-    const signup = await api('/api/v1/auth/signup', {
-      method: 'POST',
-      body: { email: 'first@example.com', password: 'correct horse battery', name: 'First' },
-    });
-    expect(signup.status).toBe(201);
-    const token = signup.body.data.token as string;
+    const token = await signupOwner(pipeline.urls.api, { email: 'first@example.com', name: 'First' });
     const created = await api('/api/v1/sites', {
       method: 'POST',
       token,

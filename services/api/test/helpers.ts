@@ -8,6 +8,7 @@ import { expect } from 'vitest';
 import { buildApp, type ApiApp } from '../src/app';
 import { loadApiConfig, type ApiConfig } from '../src/config';
 import { createRedis } from '../src/redis';
+import { callApi } from '../../../test/support/api';
 import { startPipeline } from '../../../test/support/services';
 import { freshPostgres, stackEnv, uniqueSuffix, waitFor } from '../../../test/support/stack';
 
@@ -94,6 +95,7 @@ export async function call<T = any>(
   url: string,
   opts: { token?: string; body?: unknown; headers?: Record<string, string> } = {},
 ): Promise<Answer<T>> {
+  if (typeof app === 'string') return callApi(app, url, { method, ...opts });
   const headers = {
     ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
     ...(opts.body !== undefined ? { 'content-type': 'application/json' } : {}),
@@ -105,15 +107,6 @@ export async function call<T = any>(
       : typeof opts.body === 'string'
         ? opts.body
         : JSON.stringify(opts.body);
-  if (typeof app === 'string') {
-    const res = await fetch(`${app}${url}`, { method, headers, body: payload });
-    const text = await res.text();
-    return {
-      status: res.status,
-      body: text ? JSON.parse(text) : undefined,
-      headers: Object.fromEntries(res.headers),
-    };
-  }
   const res = await app.inject({ method, url, headers, ...(payload !== undefined ? { payload } : {}) });
   const text = res.body;
   return {
