@@ -421,6 +421,31 @@ describe('exact answers on a hand-made site', () => {
     }
   });
 
+  it('puts a visit whose partial rows straddle midnight in the period of its merged start', async () => {
+    // Ingest replicas with skewed clocks: the id says 00:00:05 on the 10th, but an event stamped
+    // 23:59:58 on the 9th reaches ClickHouse in a later insert, so `sessions` holds two partial
+    // rows of one visit, one on each side of midnight. Read from `sessions`, the period must apply
+    // to the merged start, never to a partial row's.
+    const site = '44444444-4444-4444-8444-444444444444';
+    const session = sessionIdAt(new Date('2026-03-10T00:00:05Z'), 1);
+    const ev = (iso: string, pathname: string) =>
+      eventRow(site, { visitor_id: '9', session_id: session, timestamp: new Date(iso), pathname });
+    await h.insertEvents([ev('2026-03-10T00:00:05Z', '/second')]);
+    await h.insertEvents([ev('2026-03-09T23:59:58Z', '/first')]);
+    const metrics: Metric[] = ['visits', 'pageviews', 'visit_duration'];
+    for (const source of ['rollups', 'raw'] as const) {
+      const answer = async (date: string) => {
+        const built = buildAggregate(
+          { metrics, filters: [] },
+          context(site, 'UTC', custom('UTC', date, date), source),
+        );
+        return readMetrics((await h.rows(built.sql))[0], metrics);
+      };
+      expect(await answer('2026-03-09'), source).toEqual({ visits: 1, pageviews: 1, visit_duration: 7 });
+      expect(await answer('2026-03-10'), source).toEqual({ visits: 0, pageviews: 1, visit_duration: 0 });
+    }
+  });
+
   it('refuses raw events for a period before retention, but answers it from rollups', () => {
     const old = custom('UTC', '2025-06-01', '2025-06-30');
     const ctx = context(TINY_SITE, 'UTC', old);

@@ -78,10 +78,9 @@ const SESSION_COLUMN: Record<SessionAttribute, string> = {
 /** The alias a session relation gives an attribute. */
 export const sessionAlias = (attr: SessionAttribute) => `s_${attr}`;
 
-/** The attribute merged from the `sessions` table's partial rows (as its materialized view writes them). */
+/** The attribute of a `sessions` row read with FINAL, whose partial rows' states are merged already. */
 export function mergedSessionAttribute(attr: SessionAttribute): string {
-  const column = SESSION_COLUMN[attr];
-  return attr === 'exit_page' ? `argMaxMerge(${column})` : `argMinMerge(${column})`;
+  return `finalizeAggregation(${SESSION_COLUMN[attr]})`;
 }
 
 /**

@@ -19,7 +19,7 @@ export const RAW_SESSION_MARGIN_MS = DAY_MS;
  * instead of the site's whole history. The id's second can differ from the visit's recorded start:
  * earlier by up to the session timeout when ingest ran without Redis (ids are then made from the
  * start of a timeout window), later by the clock skew between ingest replicas. Reading the ids of
- * a day either side of the period covers both; the exact start still decides (HAVING).
+ * a day either side of the period covers both; the visit's merged start still decides.
  */
 export const SESSION_ID_MARGIN_MS = DAY_MS;
 

@@ -14,46 +14,69 @@ import {
   type StatsSqlContext,
 } from './planner';
 import type { ClickHouseQuery } from './query-params';
-import { rawEventPart, rollupEventPart, visitPart } from './relations';
+import { rawEventPart, rollupEventPart, visitPart, type EventColumn, type VisitColumn } from './relations';
 import { Scope } from './scope';
+
+/** The columns a query's metric expressions read, so each part computes only those. */
+class UsedColumns {
+  readonly events = new Set<EventColumn>();
+  readonly visits = new Set<VisitColumn>();
+
+  e(column: EventColumn): string {
+    this.events.add(column);
+    return column;
+  }
+
+  v(column: VisitColumn): string {
+    this.visits.add(column);
+    return column;
+  }
+}
 
 /**
  * How each metric comes out of the event part (`e_*`) and the visit part (`v_*`). Rates are
  * rounded as API.md asks (percent with one decimal; duration in whole seconds) and are 0, not
  * NaN, when there is nothing to divide.
  */
-function metricExpr(metric: Metric, a: ShapeAnalysis): string {
+function metricExpr(metric: Metric, a: ShapeAnalysis, use: UsedColumns): string {
   const fromVisits = a.visitScoped;
-  const visitors = fromVisits ? 'v_visitors' : 'e_visitors';
+  const visitors = () => (fromVisits ? use.v('v_visitors') : use.e('e_visitors'));
+  const visits = () => use.v('v_visits');
   switch (metric) {
     case 'visitors':
-      return visitors;
+      return visitors();
     case 'pageviews':
-      return fromVisits ? 'v_pageviews' : 'e_pageviews';
+      return fromVisits ? use.v('v_pageviews') : use.e('e_pageviews');
     case 'events':
     case 'clicks':
-      return fromVisits ? 'v_events' : 'e_events';
+      return fromVisits ? use.v('v_events') : use.e('e_events');
     case 'visits':
     case 'entries':
     case 'exits':
-      return 'v_visits';
+      return visits();
     case 'bounce_rate':
-      return 'if(v_visits = 0, 0, round(100 * v_bounces / v_visits, 1))';
+      return `if(${visits()} = 0, 0, round(100 * ${use.v('v_bounces')} / v_visits, 1))`;
     case 'visit_duration':
-      return 'if(v_visits = 0, 0, round(v_duration_ms / v_visits / 1000))';
+      return `if(${visits()} = 0, 0, round(${use.v('v_duration_ms')} / v_visits / 1000))`;
     case 'views_per_visit':
-      return 'if(v_visits = 0, 0, round(v_session_pageviews / v_visits, 2))';
+      return `if(${visits()} = 0, 0, round(${use.v('v_session_pageviews')} / v_visits, 2))`;
     case 'conversion_rate':
-      return `if(total_visitors = 0, 0, round(100 * ${visitors} / total_visitors, 1))`;
+      return `if(total_visitors = 0, 0, round(100 * ${visitors()} / total_visitors, 1))`;
   }
 }
 
-function eventPart(sc: Scope, shape: StatsShape, a: ShapeAnalysis, source: DataSource): string {
+function eventPart(
+  sc: Scope,
+  shape: StatsShape,
+  a: ShapeAnalysis,
+  source: DataSource,
+  columns: readonly EventColumn[],
+): string {
   const filters = [...a.eventFilters, ...a.visitorFilters];
-  if (source === 'raw') return rawEventPart(sc, filters, shape.grouping);
+  if (source === 'raw') return rawEventPart(sc, filters, shape.grouping, columns);
   const choice = chooseEventRollup(filters, shape.grouping, sc.goals);
   if (!choice.ok) throw new Error(`planned rollups for a query they cannot answer: ${choice.reason}`);
-  return rollupEventPart(sc, filters, shape.grouping, choice.value);
+  return rollupEventPart(sc, filters, shape.grouping, choice.value, columns);
 }
 
 /** The visitors a conversion rate divides by: the same query without the event and goal filters. */
@@ -65,8 +88,8 @@ function totalVisitors(sc: Scope, filters: readonly Filter[], source: DataSource
   };
   const a = analyzeShape(shape);
   return a.visitScoped
-    ? `SELECT v_visitors FROM (\n${visitPart(sc, a, shape.grouping, source)}\n)`
-    : `SELECT e_visitors FROM (\n${eventPart(sc, shape, a, source)}\n)`;
+    ? `SELECT v_visitors FROM (\n${visitPart(sc, a, shape.grouping, source, ['v_visitors'])}\n)`
+    : `SELECT e_visitors FROM (\n${eventPart(sc, shape, a, source, ['e_visitors'])}\n)`;
 }
 
 /**
@@ -84,20 +107,21 @@ function statsSelect(
   // Metric names become column aliases: only known names may reach the text.
   for (const m of columns) if (!isMetric(m)) throw new Error(`unknown metric ${JSON.stringify(m)}`);
   const a = analyzeShape(shape);
-  const parts: Array<[string, string]> = [];
-  if (a.needsEvents) parts.push(['e', eventPart(sc, shape, a, source)]);
-  if (a.needsVisits) parts.push(['v', visitPart(sc, a, shape.grouping, source)]);
   const grouped = shape.grouping.kind !== 'total';
+  const use = new UsedColumns();
+  const select = [
+    ...(grouped && groupAs ? [`g AS ${groupAs}`] : []),
+    ...columns.map((m) => `${metricExpr(m, a, use)} AS ${m}`),
+  ];
+  const parts: Array<[string, string]> = [];
+  if (a.needsEvents) parts.push(['e', eventPart(sc, shape, a, source, [...use.events])]);
+  if (a.needsVisits) parts.push(['v', visitPart(sc, a, shape.grouping, source, [...use.visits])]);
   const join = grouped ? 'FULL OUTER JOIN' : 'CROSS JOIN';
   const from = parts
     .map(
       ([alias, sql], i) => `${i ? `${join} ` : ''}(\n${sql}\n) AS ${alias}${i && grouped ? ' USING g' : ''}`,
     )
     .join('\n');
-  const select = [
-    ...(grouped && groupAs ? [`g AS ${groupAs}`] : []),
-    ...columns.map((m) => `${metricExpr(m, a)} AS ${m}`),
-  ];
   const withTotal = columns.includes('conversion_rate')
     ? `WITH (\n${totalVisitors(sc, shape.filters, source)}\n) AS total_visitors\n`
     : '';
