@@ -213,10 +213,13 @@ export function filteredVisits(grouped: string, conditions: readonly string[]): 
 
 /**
  * One row per visit starting in the period, from the `sessions` table read with FINAL: the engine
- * merges each visit's partial rows as it reads them (ranges of the sorting key that only one part
- * holds are read without merging), which costs less than grouping them by session_id. Conditions on
- * merged values (the period, filters) sit outside: FINAL applies them after merging, and a partial
- * row's `start` is only an upper bound of its visit's start.
+ * merges each visit's partial rows as it reads them, and reads ranges of the sorting key that only
+ * one part holds without merging. Session ids grow with time and the consumer's inserts hold recent
+ * ones, so parts overlap only in the last hours and FINAL costs less than a GROUP BY session_id
+ * (12 months of 6,000 visits a day: 150-210 ms against 270 ms). Parts that each span the whole key
+ * range (a bulk import) make it dearer (11 such parts: 380-560 ms against 290-330) until merges
+ * catch up. Conditions on merged values (the period, filters) sit outside the FINAL read, which
+ * applies them after merging: a partial row's `start` is only an upper bound of its visit's start.
  */
 function rollupSessions(sc: Scope, a: ShapeAnalysis): string {
   const columns = [
