@@ -357,6 +357,26 @@ describe('query shapes', () => {
     expect(q).not.toContain('FROM events');
   });
 
+  it('computes only the aggregates the requested metrics read', () => {
+    // ClickHouse keeps an unused aggregate of a subquery: each one left in costs a full pass.
+    const visits = buildAggregate({ metrics: ['visits', 'bounce_rate'], filters: [] }, ctx()).sql.query;
+    expect(visits).toContain('countIf(s_pageviews = 1) AS v_bounces');
+    expect(visits).not.toMatch(/uniq|v_duration_ms|v_events|FROM rollup/);
+    const pageviews = buildBreakdown(
+      {
+        property: 'page',
+        metrics: ['pageviews'],
+        filters: [],
+        sort: { metric: 'pageviews', direction: 'desc' },
+        limit: 10,
+        pageNumber: 1,
+      },
+      ctx(),
+    ).sql.query;
+    expect(pageviews).toContain('sum(pageviews) AS e_pageviews');
+    expect(pageviews).not.toMatch(/uniq|e_events|FROM sessions/);
+  });
+
   it('counts visits holding a matching event by joining per-visit matches to the visits', () => {
     const q = buildAggregate({ metrics: ['visits'], filters: [f('page', '/pricing')] }, ctx()).sql.query;
     expect(q).toMatch(
