@@ -41,7 +41,11 @@ class UsedColumns {
 function metricExpr(metric: Metric, a: ShapeAnalysis, use: UsedColumns): string {
   const fromVisits = a.visitScoped;
   const visitors = () => (fromVisits ? use.v('v_visitors') : use.e('e_visitors'));
-  const visits = () => use.v('v_visits');
+  /** A rate over visits, 0 when there are none. */
+  const perVisit = (column: VisitColumn, scaled: (ratio: string) => string) => {
+    const visits = use.v('v_visits');
+    return `if(${visits} = 0, 0, ${scaled(`${use.v(column)} / ${visits}`)})`;
+  };
   switch (metric) {
     case 'visitors':
       return visitors();
@@ -53,13 +57,13 @@ function metricExpr(metric: Metric, a: ShapeAnalysis, use: UsedColumns): string 
     case 'visits':
     case 'entries':
     case 'exits':
-      return visits();
+      return use.v('v_visits');
     case 'bounce_rate':
-      return `if(${visits()} = 0, 0, round(100 * ${use.v('v_bounces')} / v_visits, 1))`;
+      return perVisit('v_bounces', (r) => `round(100 * ${r}, 1)`);
     case 'visit_duration':
-      return `if(${visits()} = 0, 0, round(${use.v('v_duration_ms')} / v_visits / 1000))`;
+      return perVisit('v_duration_ms', (r) => `round(${r} / 1000)`);
     case 'views_per_visit':
-      return `if(${visits()} = 0, 0, round(${use.v('v_session_pageviews')} / v_visits, 2))`;
+      return perVisit('v_session_pageviews', (r) => `round(${r}, 2)`);
     case 'conversion_rate':
       return `if(total_visitors = 0, 0, round(100 * ${visitors()} / total_visitors, 1))`;
   }
