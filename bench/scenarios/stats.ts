@@ -128,16 +128,15 @@ export const stats: Scenario = {
 
       // Generate a chunk at a time while one more (as slow as the slowest so far) fits the budget.
       const now = Date.now();
+      const total = Math.round((TARGET_EVENTS * 10) / 9);
       const params = {
         site: site.id,
         others: Array.from({ length: OTHER_SITES }, () => randomUUID()),
         otherCount: OTHER_SITES,
         start: now - DAYS * 86_400_000,
         span: DAYS * 86_400_000 - 300_000,
-        visits: 0,
+        visits: Math.ceil(total / 4),
       };
-      const total = Math.round((TARGET_EVENTS * 10) / 9);
-      params.visits = Math.ceil(total / 4);
       const generateStarted = Date.now();
       let inserted = 0;
       let chunkMs = 0;

@@ -13,7 +13,9 @@
 --   HAVING start >= {from} AND start < {to}
 --
 -- and filter on the merged values (HAVING), never on a partial row's `start` (WHERE): a partial
--- row's start is only an upper bound of the session's start.
+-- row's start is only an upper bound of the session's start. `FROM sessions FINAL` merges the
+-- partial rows while reading instead, and applies a WHERE after merging; the stats layer reads
+-- it that way (libs/stats-query/src/sql/relations.ts says when that is cheaper).
 --
 -- Definitions (Plausible's): a visit belongs to the period of its start; a bounce is a visit with
 -- exactly one pageview (pageviews = 1); duration is `end - start`; entry page is the first
