@@ -170,7 +170,7 @@ export const stats: Scenario = {
       );
       const sessions = await scalar(
         clickhouse,
-        'SELECT uniqExact(session_id) FROM sessions WHERE site_id = {site:UUID}',
+        'SELECT uniqExact(session_id) FROM sessions_v2 WHERE site_id = {site:UUID}',
         params,
       );
       // A 10 M-row bulk load leaves merges running for minutes, and on 2 cores they would take the
@@ -190,7 +190,7 @@ export const stats: Scenario = {
       const settled = quiet >= QUIET_SECONDS;
       const parts = await scalar(
         clickhouse,
-        `SELECT count() FROM system.parts WHERE database = currentDatabase() AND active AND table IN ('events', 'sessions')`,
+        `SELECT count() FROM system.parts WHERE database = currentDatabase() AND active AND table IN ('events', 'sessions_v2')`,
       );
 
       const q = (path: string, extra: Record<string, string>) =>

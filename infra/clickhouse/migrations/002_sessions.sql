@@ -1,3 +1,5 @@
+-- Superseded by `sessions_v2` (004), the same table partitioned by the month of the visit's start.
+--
 -- Sessions: one logical row per visit, kept for ever (no TTL), so visit metrics (visits,
 -- bounce_rate, visit_duration, views_per_visit, entries, exits) and every session-level
 -- dimension (entry/exit page, first referrer/channel/utm) stay exact after raw events expire.

@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createPool, migratePostgres } from '@tidemark/db';
-import { migrateClickHouse } from '@tidemark/clickhouse';
+import { createPool, migratePostgres, withAdvisoryLock } from '@tidemark/db';
+import { CLICKHOUSE_MIGRATION_LOCK_ID, migrateClickHouse } from '@tidemark/clickhouse';
 import { ensureClickHouse } from './engines/clickhouse';
 import type { EngineLogger, RunningEngine } from './engines/engine';
 import { ensureKafkaJars, startKafka } from './engines/kafka';
@@ -111,18 +111,20 @@ export async function startEngines(opts: StackOptions): Promise<Engines> {
 export async function migrate(
   env: Record<string, string>,
 ): Promise<{ postgres: string[]; clickhouse: string[] }> {
-  const pool = createPool(env.DATABASE_URL!, { max: 1, applicationName: 'tidemark-migrate' });
-  let postgres: string[];
+  const pool = createPool(env.DATABASE_URL!, { max: 2, applicationName: 'tidemark-migrate' });
   try {
-    postgres = await migratePostgres(pool);
+    const postgres = await migratePostgres(pool);
+    const clickhouse = await migrateClickHouse(
+      { url: env.CLICKHOUSE_URL!, database: env.CLICKHOUSE_DATABASE! },
+      {
+        rawRetentionDays: Number(env.RAW_RETENTION_DAYS ?? 90),
+        lock: (work) => withAdvisoryLock(pool, CLICKHOUSE_MIGRATION_LOCK_ID, work),
+      },
+    );
+    return { postgres, clickhouse };
   } finally {
     await pool.end();
   }
-  const clickhouse = await migrateClickHouse(
-    { url: env.CLICKHOUSE_URL!, database: env.CLICKHOUSE_DATABASE! },
-    { rawRetentionDays: Number(env.RAW_RETENTION_DAYS ?? 90) },
-  );
-  return { postgres, clickhouse };
 }
 
 /**

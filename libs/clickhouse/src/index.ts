@@ -1,5 +1,11 @@
 export { createClickHouse, clickhouseComponent, type ClickHouse, type ClickHouseConfig } from './client';
-export { migrateClickHouse, CLICKHOUSE_MIGRATIONS_DIR, splitStatements } from './migrate';
+export {
+  migrateClickHouse,
+  CLICKHOUSE_MIGRATION_LOCK_ID,
+  CLICKHOUSE_MIGRATIONS_DIR,
+  splitStatements,
+  type MigrationLock,
+} from './migrate';
 export {
   EVENTS_TABLE,
   EVENT_COLUMNS,

@@ -20,12 +20,33 @@ export function splitStatements(sql: string): string[] {
 }
 
 /**
+ * The PostgreSQL advisory lock key under which ClickHouse migrations run. ClickHouse has no lock
+ * of its own, and a migration that copies a table (004) must not run twice at once.
+ */
+export const CLICKHOUSE_MIGRATION_LOCK_ID = 7_246_002;
+
+/** Holds a lock shared by every process that migrates while `work` runs. */
+export type MigrationLock = <T>(work: () => Promise<T>) => Promise<T>;
+
+/** A copy of a large table (004) takes minutes, not the client's default 30 s. */
+const MIGRATION_REQUEST_TIMEOUT_MS = 6 * 3600 * 1000;
+
+/**
  * Creates the database if needed and applies `NNN_name.sql` files in order, recording each in
- * `schema_migrations`. DDL is written idempotent (`IF NOT EXISTS`) so a migration interrupted
- * half-way can simply run again. `{retention_days}` in a file is replaced by the configured raw
- * retention (an operator setting, never user input).
+ * `schema_migrations`. Every file can simply run again after an interruption (DDL with `IF NOT
+ * EXISTS`, a copy that starts from an empty table). With `lock`, the pending files are read and
+ * applied under it, so replicas starting together apply each file once. `{retention_days}` in a
+ * file is replaced by the configured raw retention (an operator setting, never user input).
  */
 export async function migrateClickHouse(
+  config: ClickHouseConfig,
+  opts: { rawRetentionDays: number; dir?: string; lock?: MigrationLock },
+): Promise<string[]> {
+  const lock: MigrationLock = opts.lock ?? ((work) => work());
+  return lock(() => applyMigrations(config, opts));
+}
+
+async function applyMigrations(
   config: ClickHouseConfig,
   opts: { rawRetentionDays: number; dir?: string },
 ): Promise<string[]> {
@@ -48,6 +69,9 @@ export async function migrateClickHouse(
     database: config.database,
     username: config.username ?? 'default',
     password: config.password ?? '',
+    request_timeout: MIGRATION_REQUEST_TIMEOUT_MS,
+    // Keeps a long copy's connection busy, so no proxy in between drops it as idle.
+    clickhouse_settings: { send_progress_in_http_headers: 1, http_headers_progress_interval_ms: '60000' },
   });
   const applied: string[] = [];
   try {

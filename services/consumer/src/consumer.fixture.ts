@@ -68,18 +68,27 @@ export interface GeneratedSite {
  * values (referrer, channel, utm) are on the first event only, as for a real multi-page visit;
  * some events share a millisecond with the previous one of the session.
  */
-export function generateSite(sessions: number, eventsPerSession: number): GeneratedSite {
+export function generateSite(
+  sessions: number,
+  eventsPerSession: number,
+  /** `random`: any 64-bit session ids, i.e. months anywhere in 1970-2106 (ingest never makes those). */
+  sessionIds: 'ingest' | 'random' = 'ingest',
+): GeneratedSite {
   // Recent enough for raw retention (TTL) to keep the rows: 20 minutes before the UTC midnight two days ago.
   const start = Math.floor(Date.now() / 86_400_000) * 86_400_000 - 2 * 86_400_000 - 20 * 60_000;
   const siteId = randomUUID();
   const waves: EnrichedEventV1[][] = Array.from({ length: eventsPerSession }, () => []);
   for (let s = 0; s < sessions; s++) {
     const visitorId = randomU64();
-    const sessionId = randomU64();
+    let at = start + (s % 97) * 17_000;
+    // As ingest makes them (visitor-identity.ts): the visit's start in the high 32 bits.
+    const sessionId =
+      sessionIds === 'random'
+        ? randomU64()
+        : ((BigInt(Math.floor(at / 1000)) << 32n) | BigInt(randomBytes(4).readUInt32BE())).toString();
     const source = pick(SOURCES, s);
     const place = pick(PLACES, s * 7);
     const agent = pick(AGENTS, s * 5);
-    let at = start + (s % 97) * 17_000;
     for (let i = 0; i < eventsPerSession; i++) {
       if (i > 0 && (s + i) % 5 !== 0) at += 1_000 + ((s * 31 + i * 17) % 600) * 1_000;
       const kind = (s + i) % 9 === 4 ? 'signup' : (s + i) % 11 === 7 ? 'Outbound Link: Click' : 'pageview';

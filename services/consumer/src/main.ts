@@ -1,12 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import Fastify, { type FastifyBaseLogger } from 'fastify';
 import {
+  CLICKHOUSE_MIGRATION_LOCK_ID,
   clickhouseComponent,
   createClickHouse,
   migrateClickHouse,
   type ClickHouseConfig,
 } from '@tidemark/clickhouse';
-import { createPool, postgresComponent } from '@tidemark/db';
+import { createPool, postgresComponent, withAdvisoryLock } from '@tidemark/db';
 import { createKafka, ensureTopics } from '@tidemark/kafka';
 import { createLogger } from '@tidemark/logging';
 import { createSiteEventsQueue } from '@tidemark/queues';
@@ -129,7 +130,11 @@ await runService({
       ]),
     );
     await untilDone('migrate ClickHouse', () =>
-      migrateClickHouse(clickhouseConfig, { rawRetentionDays: config.RAW_RETENTION_DAYS }),
+      migrateClickHouse(clickhouseConfig, {
+        rawRetentionDays: config.RAW_RETENTION_DAYS,
+        // Replicas starting together: one applies each migration, the others wait for it.
+        lock: (work) => withAdvisoryLock(pool, CLICKHOUSE_MIGRATION_LOCK_ID, work),
+      }),
     );
     await untilDone('join the consumer group', () => loader.start());
     logger.info(

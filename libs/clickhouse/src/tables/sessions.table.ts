@@ -1,5 +1,8 @@
-/** `sessions` (infra/clickhouse/migrations/002_sessions.sql): one logical row per visit. */
-export const SESSIONS_TABLE = 'sessions';
+/**
+ * `sessions_v2` (infra/clickhouse/migrations/002_sessions.sql, partitioned by month in 004): one
+ * logical row per visit.
+ */
+export const SESSIONS_TABLE = 'sessions_v2';
 
 /** Session-level values kept as argMin/argMax states, read with `argMinMerge` / `argMaxMerge`. */
 export const SESSION_FIRST_VALUES = [

@@ -352,7 +352,7 @@ describe('query shapes', () => {
   it('reads site totals and visits from the rollup and sessions tables', () => {
     const q = buildAggregate({ metrics: ['visitors', 'bounce_rate'], filters: [] }, ctx()).sql.query;
     expect(q).toContain('FROM rollup_site_per_15m');
-    expect(q).toContain('FROM sessions');
+    expect(q).toContain('FROM sessions_v2 FINAL');
     expect(q).toContain('CROSS JOIN');
     expect(q).not.toContain('FROM events');
   });

@@ -3,13 +3,13 @@
  * breakdown property the column (or merge expression) that holds it. Anything from a request is
  * looked up here or bound as a parameter, never spliced.
  *
- * Tables are those of infra/clickhouse/migrations: `events` (raw, TTL), `sessions` (one merged row
- * per visit, kept for ever) and the 15-minute rollups (kept for ever). `sql/engine.test.ts` runs
+ * Tables are those of infra/clickhouse/migrations: `events` (raw, TTL), `sessions_v2` (one merged
+ * row per visit, kept for ever) and the 15-minute rollups (kept for ever). `sql/engine.test.ts` runs
  * every builder against those migrations, so a name that drifts fails there.
  */
 export const TABLES = {
   events: 'events',
-  sessions: 'sessions',
+  sessions: 'sessions_v2',
   siteRollup: 'rollup_site_per_15m',
   dimensionRollup: 'rollup_dimensions_per_15m',
   locationRollup: 'rollup_locations_per_15m',
