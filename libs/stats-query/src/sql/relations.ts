@@ -212,14 +212,14 @@ export function filteredVisits(grouped: string, conditions: readonly string[]): 
 }
 
 /**
- * One row per visit starting in the period, from the `sessions` table read with FINAL: the engine
- * merges each visit's partial rows as it reads them, and reads ranges of the sorting key that only
- * one part holds without merging. Session ids grow with time and the consumer's inserts hold recent
- * ones, so parts overlap only in the last hours and FINAL costs less than a GROUP BY session_id
- * (12 months of 6,000 visits a day: 150-210 ms against 270 ms). Parts that each span the whole key
- * range (a bulk import) make it dearer (11 such parts: 380-560 ms against 290-330) until merges
- * catch up. Conditions on merged values (the period, filters) sit outside the FINAL read, which
- * applies them after merging: a partial row's `start` is only an upper bound of its visit's start.
+ * One row per visit starting in the period, from `sessions_v2` read with FINAL: the engine merges
+ * each visit's partial rows as it reads them, and reads ranges of the sorting key that only one
+ * part holds without merging. The table is partitioned by the month in the session id, so a past
+ * month is one part read as is and only the current month's parts are merged (12 months of 6,250
+ * visits a day: 61 ms, against 134 ms for one unpartitioned table of two merged parts and 256 ms
+ * for a GROUP BY session_id). Conditions on merged values (the period, filters) sit outside the
+ * FINAL read, which applies them after merging: a partial row's `start` is only an upper bound of
+ * its visit's start.
  */
 function rollupSessions(sc: Scope, a: ShapeAnalysis): string {
   const columns = [
