@@ -19,8 +19,8 @@ const and = (conditions: readonly string[]) => conditions.join('\n    AND ');
 /**
  * Filters on events: event- and visitor-level ones on the row itself, session-level ones through
  * the visit's first event (its referrer, channel, utm) or its pageviews (entry and exit page),
- * rebuilt from events since `visitsFrom` (the `sessions` table has no time key, so reading it would
- * merge the site's whole history).
+ * rebuilt from events since `visitsFrom`: these endpoints read raw events anyway, and retention
+ * covers the day before the period (`periodScope`), where a visit of the period may begin.
  */
 function rawFilters(sc: Scope, filters: readonly Filter[], visitsFrom: string, visitsTo?: string): string[] {
   const onEvents = filters.filter((f) => filterLevel(f) !== 'session');
