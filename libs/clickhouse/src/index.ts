@@ -18,9 +18,11 @@ export {
 export {
   SESSIONS_TABLE,
   SESSION_FIRST_VALUES,
+  SESSION_VISITOR_VALUES,
   mergedSessionsSql,
   type MergedSession,
   type SessionFirstValue,
+  type SessionVisitorValue,
 } from './tables/sessions.table';
 export {
   ROLLUP_DIMENSIONS,

@@ -21,13 +21,23 @@ const C = sessionIdAt('2026-11-02T08:00:00Z', 3);
 const MERGED = `SELECT toString(session_id) AS session_id, min(start) AS start, max(end) AS end,
     sum(pageviews) AS pageviews, sum(events) AS events,
     argMinMerge(entry_page) AS entry_page, argMaxMerge(exit_page) AS exit_page,
-    argMinMerge(country) AS country
+    {country} AS country
   FROM {table:Identifier} WHERE site_id = {site:UUID} GROUP BY session_id ORDER BY session_id`;
 
 describe('ClickHouse migrations: 004 moves sessions into sessions_v2, partitioned by month', () => {
   let config: ClickHouseConfig;
   let ch: ClickHouse;
   let upTo003: string;
+  let upTo004: string;
+
+  /** A folder holding the migrations before `first` only: the database as an older version left it. */
+  const migrationsBefore = async (first: string) => {
+    const dir = await mkdtemp(join(tmpdir(), 'tidemark-migrations-'));
+    for (const file of await readdir(CLICKHOUSE_MIGRATIONS_DIR)) {
+      if (file < first) await copyFile(join(CLICKHOUSE_MIGRATIONS_DIR, file), join(dir, file));
+    }
+    return dir;
+  };
 
   const insert = (rows: [session: string, at: string, name: string, path: string, country: string][]) =>
     ch.insert({
@@ -44,8 +54,15 @@ describe('ClickHouse migrations: 004 moves sessions into sessions_v2, partitione
         country,
       })),
     });
-  const merged = async (table: string) =>
-    (await ch.query({ query: MERGED, query_params: { table, site: SITE }, format: 'JSONEachRow' })).json();
+  // 004 keeps country as a plain value merged with `any`, where `sessions` kept an argMin state.
+  const merged = async (table: 'sessions' | 'sessions_v2') =>
+    (
+      await ch.query({
+        query: MERGED.replace('{country}', table === 'sessions' ? 'argMinMerge(country)' : 'any(country)'),
+        query_params: { table, site: SITE },
+        format: 'JSONEachRow',
+      })
+    ).json();
   const tables = async () =>
     (await (await ch.query({ query: 'SHOW TABLES', format: 'JSONEachRow' })).json<{ name: string }>()).map(
       (r) => r.name,
@@ -54,15 +71,13 @@ describe('ClickHouse migrations: 004 moves sessions into sessions_v2, partitione
   beforeAll(async () => {
     config = { url: stackEnv().CLICKHOUSE_URL, database: `t_${uniqueSuffix()}` };
     ch = createClickHouse({ ...config, requestTimeoutMs: 60_000 });
-    upTo003 = await mkdtemp(join(tmpdir(), 'tidemark-migrations-'));
-    for (const file of await readdir(CLICKHOUSE_MIGRATIONS_DIR)) {
-      if (file < '004') await copyFile(join(CLICKHOUSE_MIGRATIONS_DIR, file), join(upTo003, file));
-    }
+    upTo003 = await migrationsBefore('004');
+    upTo004 = await migrationsBefore('005');
   });
 
   afterAll(async () => {
     await ch?.close();
-    if (upTo003) await rm(upTo003, { recursive: true, force: true });
+    for (const dir of [upTo003, upTo004]) if (dir) await rm(dir, { recursive: true, force: true });
   });
 
   it('copies every visit exactly, even when run again after an interruption, and moves the view', async () => {
@@ -83,15 +98,18 @@ describe('ClickHouse migrations: 004 moves sessions into sessions_v2, partitione
     const before = await merged('sessions');
     expect(before).toHaveLength(3);
 
-    // The first try ran every statement but died before recording it: the next start runs it again.
-    const full = await migrateClickHouse(config, { rawRetentionDays: 36_500 });
-    expect(full).toEqual(['004_sessions_by_month.sql', '005_drop_sessions_v1.sql']);
+    // The first try of 004 ran every statement but died before recording it: the next start runs
+    // it again, with the old table still there (005 drops it only once 004 is recorded).
+    expect(await migrateClickHouse(config, { rawRetentionDays: 36_500, dir: upTo004 })).toEqual([
+      '004_sessions_by_month.sql',
+    ]);
     await ch.command({
       query: "ALTER TABLE schema_migrations DELETE WHERE version >= '004' SETTINGS mutations_sync = 2",
     });
-    await ch.command({ query: 'CREATE TABLE sessions AS sessions_v2' });
-    await ch.command({ query: 'INSERT INTO sessions SELECT * FROM sessions_v2' });
-    expect(await migrateClickHouse(config, { rawRetentionDays: 36_500 })).toEqual(full);
+    expect(await migrateClickHouse(config, { rawRetentionDays: 36_500 })).toEqual([
+      '004_sessions_by_month.sql',
+      '005_drop_sessions_v1.sql',
+    ]);
 
     expect(await merged('sessions_v2')).toEqual(before);
     const names = await tables();

@@ -10,6 +10,7 @@ import {
   ROLLUP_LOCATIONS_TABLE,
   ROLLUP_SITE_TABLE,
   SESSION_FIRST_VALUES,
+  SESSION_VISITOR_VALUES,
   SESSIONS_TABLE,
   type ClickHouse,
   type MergedSession,
@@ -349,7 +350,7 @@ export async function expectSessionsMatchRaw(client: ClickHouse, siteId: string,
        count() AS events,
        argMinIf(pathname, (timestamp, event_id), name = 'pageview') AS entry_page,
        argMaxIf(pathname, (timestamp, event_id), name = 'pageview') AS exit_page,
-       ${SESSION_FIRST_VALUES.map((c) => `argMin(toString(${c}), (timestamp, event_id)) AS ${c}`).join(',\n       ')}
+       ${[...SESSION_FIRST_VALUES, ...SESSION_VISITOR_VALUES].map((c) => `argMin(toString(${c}), (timestamp, event_id)) AS ${c}`).join(',\n       ')}
      FROM events WHERE site_id = {site_id:UUID}
      GROUP BY session_id ORDER BY session_id`,
     siteId,

@@ -4,7 +4,7 @@
  */
 export const SESSIONS_TABLE = 'sessions_v2';
 
-/** Session-level values kept as argMin/argMax states, read with `argMinMerge` / `argMaxMerge`. */
+/** Values of the visit's first event, kept as argMin states and read with `argMinMerge`. */
 export const SESSION_FIRST_VALUES = [
   'hostname',
   'referrer',
@@ -15,17 +15,19 @@ export const SESSION_FIRST_VALUES = [
   'utm_campaign',
   'utm_content',
   'utm_term',
-  'country',
-  'region',
-  'city',
-  'device',
-  'browser',
-  'os',
 ] as const;
 
 export type SessionFirstValue = (typeof SESSION_FIRST_VALUES)[number];
 
-export interface MergedSession extends Record<SessionFirstValue, string> {
+/**
+ * Values of the visitor: functions of the IP address and user agent, as the visitor id and so the
+ * session are, hence the same on every event of a visit. Kept as plain values merged with `any`.
+ */
+export const SESSION_VISITOR_VALUES = ['country', 'region', 'city', 'device', 'browser', 'os'] as const;
+
+export type SessionVisitorValue = (typeof SESSION_VISITOR_VALUES)[number];
+
+export interface MergedSession extends Record<SessionFirstValue | SessionVisitorValue, string> {
   session_id: string;
   visitor_id: string;
   start: string;
@@ -42,7 +44,10 @@ export interface MergedSession extends Record<SessionFirstValue, string> {
  * callers filter on merged values (`WHERE start >= ...` around this subquery), never on partial ones.
  */
 export function mergedSessionsSql(): string {
-  const firstValues = SESSION_FIRST_VALUES.map((c) => `argMinMerge(${c}) AS ${c}`).join(',\n    ');
+  const firstValues = [
+    ...SESSION_FIRST_VALUES.map((c) => `argMinMerge(${c}) AS ${c}`),
+    ...SESSION_VISITOR_VALUES.map((c) => `any(${c}) AS ${c}`),
+  ].join(',\n    ');
   return `SELECT
     session_id,
     any(visitor_id) AS visitor_id,

@@ -75,22 +75,41 @@ const SESSION_COLUMN: Record<SessionAttribute, string> = {
   os: 'os',
 };
 
+/**
+ * Attributes `sessions_v2` keeps as plain values merged with `any` (SESSION_VISITOR_VALUES of
+ * libs/clickhouse: functions of IP and user agent, the same on every event of a visit); the others
+ * are argMin/argMax states. `sql/engine.test.ts` fails if this drifts from the migrations.
+ */
+const VISITOR_VALUE_COLUMNS: ReadonlySet<string> = new Set([
+  'country',
+  'region',
+  'city',
+  'device',
+  'browser',
+  'os',
+]);
+const isVisitorValue = (column: string) => VISITOR_VALUE_COLUMNS.has(column);
+
 /** The alias a session relation gives an attribute. */
 export const sessionAlias = (attr: SessionAttribute) => `s_${attr}`;
 
 /** The attribute of a `sessions` row read with FINAL, whose partial rows' states are merged already. */
 export function mergedSessionAttribute(attr: SessionAttribute): string {
-  return `finalizeAggregation(${SESSION_COLUMN[attr]})`;
+  const column = SESSION_COLUMN[attr];
+  return isVisitorValue(column) ? column : `finalizeAggregation(${column})`;
 }
 
 /**
  * The same attribute computed from raw events of the visit, with the view's own definition: entry
- * and exit page from pageviews only, the rest from the first event, ties broken by event id.
+ * and exit page from pageviews only, visitor values from any event, the rest from the first event,
+ * ties broken by event id.
  */
 export function rawSessionAttribute(attr: SessionAttribute): string {
   if (attr === 'entry_page') return "argMinIf(pathname, (timestamp, event_id), name = 'pageview')";
   if (attr === 'exit_page') return "argMaxIf(pathname, (timestamp, event_id), name = 'pageview')";
-  return `argMin(toString(${SESSION_COLUMN[attr]}), (timestamp, event_id))`;
+  const column = SESSION_COLUMN[attr];
+  if (isVisitorValue(column)) return `any(toString(${column}))`;
+  return `argMin(toString(${column}), (timestamp, event_id))`;
 }
 
 /** Values of `rollup_dimensions_per_15m.dimension`. */
