@@ -73,6 +73,11 @@ export function filterLevel(filter: Filter): FilterLevel {
   return LEVEL[filter.key];
 }
 
+/** The level of a filter key, whatever its value. */
+export function keyLevel(key: FilterKey): FilterLevel {
+  return LEVEL[key];
+}
+
 /** The query parameter a filter came from, for error messages. */
 export function filterParam(filter: Filter): string {
   return filter.key === 'prop' ? `${PROP_PREFIX}${filter.name}` : filter.key;

@@ -1,3 +1,5 @@
+import { keyLevel } from '../filters';
+
 /**
  * The only identifiers the builders put into SQL text: table names, and for each filter key or
  * breakdown property the column (or merge expression) that holds it. Anything from a request is
@@ -76,19 +78,11 @@ const SESSION_COLUMN: Record<SessionAttribute, string> = {
 };
 
 /**
- * Attributes `sessions_v2` keeps as plain values merged with `any` (SESSION_VISITOR_VALUES of
- * libs/clickhouse: functions of IP and user agent, the same on every event of a visit); the others
- * are argMin/argMax states. `sql/engine.test.ts` fails if this drifts from the migrations.
+ * `sessions_v2` keeps visitor-level attributes (functions of IP and user agent, the same on every
+ * event of a visit: see `filters.ts`) as plain values merged with `any`, the others as argMin/argMax
+ * states. `sql/engine.test.ts` fails if this drifts from the migrations.
  */
-const VISITOR_VALUE_COLUMNS: ReadonlySet<string> = new Set([
-  'country',
-  'region',
-  'city',
-  'device',
-  'browser',
-  'os',
-]);
-const isVisitorValue = (column: string) => VISITOR_VALUE_COLUMNS.has(column);
+const isVisitorValue = (attr: SessionAttribute) => keyLevel(attr) === 'visitor';
 
 /** The alias a session relation gives an attribute. */
 export const sessionAlias = (attr: SessionAttribute) => `s_${attr}`;
@@ -96,7 +90,7 @@ export const sessionAlias = (attr: SessionAttribute) => `s_${attr}`;
 /** The attribute of a `sessions` row read with FINAL, whose partial rows' states are merged already. */
 export function mergedSessionAttribute(attr: SessionAttribute): string {
   const column = SESSION_COLUMN[attr];
-  return isVisitorValue(column) ? column : `finalizeAggregation(${column})`;
+  return isVisitorValue(attr) ? column : `finalizeAggregation(${column})`;
 }
 
 /**
@@ -108,7 +102,7 @@ export function rawSessionAttribute(attr: SessionAttribute): string {
   if (attr === 'entry_page') return "argMinIf(pathname, (timestamp, event_id), name = 'pageview')";
   if (attr === 'exit_page') return "argMaxIf(pathname, (timestamp, event_id), name = 'pageview')";
   const column = SESSION_COLUMN[attr];
-  if (isVisitorValue(column)) return `any(toString(${column}))`;
+  if (isVisitorValue(attr)) return `any(toString(${column}))`;
   return `argMin(toString(${column}), (timestamp, event_id))`;
 }
 
