@@ -1,4 +1,4 @@
--- Superseded by `sessions_v2` (004), the same table partitioned by the month of the visit's start.
+-- Superseded by `sessions_v2` (004): partitioned by the month of the visit's start, visitor values merged with any.
 --
 -- Sessions: one logical row per visit, kept for ever (no TTL), so visit metrics (visits,
 -- bounce_rate, visit_duration, views_per_visit, entries, exits) and every session-level
