@@ -137,19 +137,22 @@ describe('dashboard in a browser', () => {
     await first.close();
     await second.close();
 
-    // The dashboard shows them once the pipeline has carried them to ClickHouse.
+    // The dashboard shows them once the pipeline has carried them to ClickHouse. The events may
+    // travel in different partitions, so two visitors can show before the first one's second
+    // pageview has arrived: reload until both figures are there.
     const dashboard = `${api()}/sites/${siteKey}`;
     await page.goto(dashboard);
     await waitFor(
       async () => {
-        if ((await stat(page, 'visitors').textContent()) === '2') return true;
+        const visitors = await stat(page, 'visitors').textContent();
+        const pageviews = await stat(page, 'pageviews').textContent();
+        if (visitors === '2' && pageviews === '3') return true;
         await page.reload();
         await page.locator('[data-metric="visitors"] .stat-value').waitFor();
         return undefined;
       },
-      { timeout: 60_000, interval: 1_000, message: 'two visitors on the dashboard' },
+      { timeout: 60_000, interval: 1_000, message: 'two visitors and three pageviews on the dashboard' },
     );
-    await poll(() => stat(page, 'pageviews').textContent()).toBe('3');
     const sources = page.locator('section', { has: page.getByRole('heading', { name: 'Sources' }) });
     await sources.getByRole('button', { name: 'Sources', exact: true }).click();
     await poll(() => page.url()).toContain('view_sources=referrer');
