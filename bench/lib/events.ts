@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { enrichedEventV1, type EnrichedEventV1 } from '@tidemark/events';
+import { enrichedEventV1, sessionIdAt, type EnrichedEventV1 } from '@tidemark/events';
 
 /**
  * Realistic traffic for the benchmarks: the message shape is `enrichedEventV1` (validated on the
@@ -85,12 +85,7 @@ export function* enrichedEvents(opts: {
     const place = pick(PLACES, visit * 5);
     const agent = pick(AGENTS, visit * 3);
     let at = now - spread + ((visit * 7_919) % spread);
-    // As ingest makes them (services/ingest/src/visitor-identity.ts): the visit's start second in
-    // the high 32 bits, which sessions_v2's monthly partitions are cut by.
-    const sessionId = (
-      (BigInt(Math.floor(at / 1000)) << 32n) |
-      BigInt(randomBytes(4).readUInt32BE())
-    ).toString();
+    const sessionId = sessionIdAt(new Date(at), randomBytes(4).readUInt32BE());
     for (let i = 0; i < perVisit; i++) {
       at = Math.min(now, at + (i === 0 ? 0 : 2_000 + ((visit * 31 + i * 17) % 90) * 1_000));
       const kind =

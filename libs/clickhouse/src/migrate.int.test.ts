@@ -3,20 +3,17 @@ import { copyFile, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sessionIdAt } from '@tidemark/events';
 import { stackEnv, uniqueSuffix } from '../../../test/support/stack';
 import { createClickHouse, type ClickHouse, type ClickHouseConfig } from './client';
 import { CLICKHOUSE_MIGRATIONS_DIR, migrateClickHouse } from './migrate';
 
 const SITE = '4f0c2a36-9a51-4d55-8f4e-0c7b8f1a2d90';
 
-/** A session id as ingest makes it: the visit's start (Unix seconds) in the high 32 bits. */
-const sessionIdAt = (iso: string, low: number) =>
-  ((BigInt(Date.parse(iso) / 1000) << 32n) | BigInt(low)).toString();
-
 /** Three visits in three months; each insert below adds a partial row per visit it touches. */
-const A = sessionIdAt('2026-09-30T23:50:00Z', 1);
-const B = sessionIdAt('2026-10-15T12:00:00Z', 2);
-const C = sessionIdAt('2026-11-02T08:00:00Z', 3);
+const A = sessionIdAt(new Date('2026-09-30T23:50:00Z'), 1);
+const B = sessionIdAt(new Date('2026-10-15T12:00:00Z'), 2);
+const C = sessionIdAt(new Date('2026-11-02T08:00:00Z'), 3);
 
 const MERGED = `SELECT toString(session_id) AS session_id, min(start) AS start, max(end) AS end,
     sum(pageviews) AS pageviews, sum(events) AS events,

@@ -1,2 +1,3 @@
 export * from './track-input.schema';
 export * from './enriched-event.schema';
+export * from './session-id';

@@ -16,7 +16,7 @@ import {
   type MergedSession,
   type RollupDimension,
 } from '@tidemark/clickhouse';
-import { eventMessageKey, type EnrichedEventV1 } from '@tidemark/events';
+import { eventMessageKey, sessionIdAt, type EnrichedEventV1 } from '@tidemark/events';
 import { REPO_ROOT } from '../../../infra/local/src/stack';
 import { stackEnv, uniqueSuffix, waitFor } from '../../../test/support/stack';
 
@@ -82,11 +82,8 @@ export function generateSite(
   for (let s = 0; s < sessions; s++) {
     const visitorId = randomU64();
     let at = start + (s % 97) * 17_000;
-    // As ingest makes them (visitor-identity.ts): the visit's start in the high 32 bits.
     const sessionId =
-      sessionIds === 'random'
-        ? randomU64()
-        : ((BigInt(Math.floor(at / 1000)) << 32n) | BigInt(randomBytes(4).readUInt32BE())).toString();
+      sessionIds === 'random' ? randomU64() : sessionIdAt(new Date(at), randomBytes(4).readUInt32BE());
     const source = pick(SOURCES, s);
     const place = pick(PLACES, s * 7);
     const agent = pick(AGENTS, s * 5);

@@ -1,4 +1,5 @@
 import { createHash, randomBytes, randomFillSync } from 'node:crypto';
+import { sessionIdAt } from '@tidemark/events';
 import type { Logger } from '@tidemark/logging';
 import type { Component } from '@tidemark/runtime';
 import type { Redis } from 'ioredis';
@@ -13,8 +14,7 @@ const utcDay = (at: Date) => at.toISOString().slice(0, 10);
  * started long before its period instead of merging a site's whole history.
  */
 export function newSessionId(at: Date): string {
-  const start = BigInt(Math.floor(at.getTime() / 1000)) & 0xffff_ffffn;
-  return ((start << 32n) | BigInt(random32())).toString();
+  return sessionIdAt(at, random32());
 }
 
 // A randomBytes() call costs microseconds however few bytes it returns (6% of ingest's CPU when
@@ -149,11 +149,11 @@ export class VisitorIdentity {
 
   /** Without Redis: one session per visitor per timeout window, the same on every replica. */
   private approximateSession(siteId: string, visitorId: string, at: Date): string {
-    // Same layout as newSessionId: the window's start, then a hash that every replica agrees on.
+    // The window's start, then a hash that every replica agrees on.
     const windowStart =
       Math.floor(at.getTime() / 1000 / this.sessionTimeoutSeconds) * this.sessionTimeoutSeconds;
     const low = createHash('sha256').update(`${siteId}:${visitorId}:${windowStart}`).digest().readUInt32BE();
-    return ((BigInt(windowStart) << 32n) | BigInt(low)).toString();
+    return sessionIdAt(new Date(windowStart * 1000), low);
   }
 
   private degraded(err: Error) {

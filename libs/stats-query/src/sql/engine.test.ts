@@ -1,10 +1,11 @@
 import { ApiError } from '@tidemark/http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sessionIdAt } from '@tidemark/events';
 import { parseFilter, type Filter } from '../filters';
 import { PROPERTY_METRICS, SERIES_METRICS, VISIT_METRICS, type Metric, type Property } from '../metrics';
 import { resolvePeriod, timeseriesBuckets, type Interval, type ResolvedPeriod } from '../periods';
 import { ChdbHarness } from '../testing/chdb-harness';
-import { eventRow, generateTraffic, sessionIdAt, type EventInput } from '../testing/dataset';
+import { eventRow, generateTraffic, type EventInput } from '../testing/dataset';
 import { offsetSchedule } from '../timezone';
 import { bucketKeyExpr, offsetExpr } from './buckets';
 import type { GoalDefinition } from './goals';

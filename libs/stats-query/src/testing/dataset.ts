@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { sessionIdAt } from '@tidemark/events';
 import { DAY_MS } from '../calendar';
 
 /** A deterministic PRNG (mulberry32), so a failing dataset can be reproduced from its seed. */
@@ -14,15 +15,6 @@ export function prng(seed: number): () => number {
 }
 
 export type EventInput = Record<string, unknown> & { timestamp: string; name: string; session_id: string };
-
-/**
- * A session id as ingest makes it (`newSessionId` in services/ingest): the second the visit began
- * in the high 32 bits, which the stats queries use to read `sessions` by start time, and `low` in
- * the low 32 bits.
- */
-export function sessionIdAt(start: Date, low: number): string {
-  return ((BigInt(Math.floor(start.getTime() / 1000)) << 32n) | BigInt(low >>> 0)).toString();
-}
 
 const BLANK = {
   hostname: 'example.com',
