@@ -111,7 +111,7 @@ export async function startEngines(opts: StackOptions): Promise<Engines> {
 export async function migrate(
   env: Record<string, string>,
 ): Promise<{ postgres: string[]; clickhouse: string[] }> {
-  const pool = createPool(env.DATABASE_URL!, { max: 2, applicationName: 'tidemark-migrate' });
+  const pool = createPool(env.DATABASE_URL!, { max: 1, applicationName: 'tidemark-migrate' });
   try {
     const postgres = await migratePostgres(pool);
     const clickhouse = await migrateClickHouse(

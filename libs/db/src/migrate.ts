@@ -1,6 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
+import { withAdvisoryLock } from './lock';
 
 export const POSTGRES_MIGRATIONS_DIR = fileURLToPath(
   new URL('../../../infra/postgres/migrations', import.meta.url),
@@ -15,10 +16,7 @@ const MIGRATION_LOCK_ID = 7_246_001;
  */
 export async function migratePostgres(pool: pg.Pool, dir = POSTGRES_MIGRATIONS_DIR): Promise<string[]> {
   const files = (await readdir(dir)).filter((f) => /^\d{3,}_[\w-]+\.sql$/.test(f)).sort();
-  const client = await pool.connect();
-  const applied: string[] = [];
-  try {
-    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_ID]);
+  return withAdvisoryLock(pool, MIGRATION_LOCK_ID, async (client) => {
     await client.query(
       `CREATE TABLE IF NOT EXISTS schema_migrations (
          version text PRIMARY KEY,
@@ -27,6 +25,7 @@ export async function migratePostgres(pool: pg.Pool, dir = POSTGRES_MIGRATIONS_D
     );
     const { rows } = await client.query<{ version: string }>('SELECT version FROM schema_migrations');
     const done = new Set(rows.map((r) => r.version));
+    const applied: string[] = [];
     for (const file of files) {
       if (done.has(file)) continue;
       const sql = await readFile(`${dir}/${file}`, 'utf8');
@@ -41,9 +40,6 @@ export async function migratePostgres(pool: pg.Pool, dir = POSTGRES_MIGRATIONS_D
         throw new Error(`postgres migration ${file} failed: ${(err as Error).message}`, { cause: err });
       }
     }
-  } finally {
-    await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_ID]).catch(() => {});
-    client.release();
-  }
-  return applied;
+    return applied;
+  });
 }
