@@ -31,3 +31,12 @@ export {
   ROLLUP_SITE_TABLE,
   type RollupDimension,
 } from './tables/rollups.table';
+export {
+  ROLLUP_SITE_MONTH_TABLE,
+  SESSIONS_SUMMARY_TABLE,
+  SUMMARY_BUILDS_TABLE,
+  partitionStampsSql,
+  refreshClosedMonthSummaries,
+  validBuildsSql,
+  type SummaryBuild,
+} from './summaries';

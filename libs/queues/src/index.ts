@@ -1,8 +1,10 @@
 export {
   alertsJob,
+  maintenanceJob,
   siteEventsJob,
   webhookDeliveryJob,
   type AlertsJob,
+  type MaintenanceJob,
   type SiteEventsJob,
   type WebhookDeliveryJob,
 } from './jobs';
@@ -10,6 +12,7 @@ export {
   QUEUE_NAMES,
   bullOptions,
   createAlertsQueue,
+  createMaintenanceQueue,
   createSiteEventsQueue,
   createWebhookDeliveryQueue,
   enqueueDeliveries,
@@ -22,6 +25,7 @@ export {
   queuePrefix,
   upsertSchedules,
   type AlertsQueue,
+  type MaintenanceQueue,
   type EventsFanout,
   type GoalCompletion,
   type QueueConnection,

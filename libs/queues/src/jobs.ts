@@ -33,6 +33,13 @@ export const alertsJob = z.discriminatedUnion('type', [
 ]);
 export type AlertsJob = z.output<typeof alertsJob>;
 
+/** ClickHouse upkeep that no request waits for. */
+export const maintenanceJob = z.discriminatedUnion('type', [
+  /** Repeating: summarizes the closed months that changed (libs/clickhouse/src/summaries.ts). */
+  z.object({ type: z.literal('refresh-summaries') }),
+]);
+export type MaintenanceJob = z.output<typeof maintenanceJob>;
+
 export const siteEventsJob = z.discriminatedUnion('type', [
   /** Enqueued by the consumer once ClickHouse stored an event that completes a goal. */
   z.object({

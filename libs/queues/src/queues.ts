@@ -2,12 +2,13 @@ import { createHash, randomUUID } from 'node:crypto';
 import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
 import { WEBHOOK_BATCH_MAX, type WebhookEventItem } from '@tidemark/webhooks';
 import type { z } from 'zod';
-import type { alertsJob, siteEventsJob, webhookDeliveryJob } from './jobs';
+import type { alertsJob, maintenanceJob, siteEventsJob, webhookDeliveryJob } from './jobs';
 
 export const QUEUE_NAMES = {
   webhookDelivery: 'webhook-delivery',
   alerts: 'alerts',
   siteEvents: 'site-events',
+  maintenance: 'maintenance',
 } as const;
 export type QueueName = (typeof QUEUE_NAMES)[keyof typeof QUEUE_NAMES];
 
@@ -26,10 +27,12 @@ export interface QueueConnection {
 
 type DeliveryData = z.input<typeof webhookDeliveryJob>;
 type AlertsData = z.input<typeof alertsJob>;
+type MaintenanceData = z.input<typeof maintenanceJob>;
 type SiteEventsData = z.input<typeof siteEventsJob>;
 
 export type WebhookDeliveryQueue = Queue<DeliveryData, unknown, DeliveryData['type']>;
 export type AlertsQueue = Queue<AlertsData, unknown, AlertsData['type']>;
+export type MaintenanceQueue = Queue<MaintenanceData, unknown, MaintenanceData['type']>;
 export type SiteEventsQueue = Queue<SiteEventsData, unknown, SiteEventsData['type']>;
 
 /**
@@ -51,6 +54,8 @@ export const createWebhookDeliveryQueue = (
 ): WebhookDeliveryQueue => new Queue(QUEUE_NAMES.webhookDelivery, bullOptions(conn, connection));
 export const createAlertsQueue = (conn: QueueConnection): AlertsQueue =>
   new Queue(QUEUE_NAMES.alerts, bullOptions(conn));
+export const createMaintenanceQueue = (conn: QueueConnection): MaintenanceQueue =>
+  new Queue(QUEUE_NAMES.maintenance, bullOptions(conn));
 export const createSiteEventsQueue = (
   conn: QueueConnection,
   connection: Partial<ConnectionOptions> = {},
@@ -205,8 +210,8 @@ const KEEP_TICKS = { removeOnComplete: { count: 100 }, removeOnFail: { count: 10
  * worker process upserting them at start still yields one job per interval.
  */
 export async function upsertSchedules(
-  queues: { alerts: AlertsQueue; webhookDelivery: WebhookDeliveryQueue },
-  intervals: { thresholdAlertsMs: number; sweepDeliveriesMs: number },
+  queues: { alerts: AlertsQueue; webhookDelivery: WebhookDeliveryQueue; maintenance: MaintenanceQueue },
+  intervals: { thresholdAlertsMs: number; sweepDeliveriesMs: number; refreshSummariesMs: number },
 ): Promise<void> {
   await queues.alerts.upsertJobScheduler(
     'schedule-threshold-alerts',
@@ -217,5 +222,10 @@ export async function upsertSchedules(
     'sweep-deliveries',
     { every: intervals.sweepDeliveriesMs },
     { name: 'sweep-deliveries', data: { type: 'sweep-deliveries' }, opts: KEEP_TICKS },
+  );
+  await queues.maintenance.upsertJobScheduler(
+    'refresh-summaries',
+    { every: intervals.refreshSummariesMs },
+    { name: 'refresh-summaries', data: { type: 'refresh-summaries' }, opts: KEEP_TICKS },
   );
 }

@@ -68,6 +68,13 @@ export const workerEnv = z
     ALERT_EVALUATION_INTERVAL: envDuration('1m'),
 
     /**
+     * How often closed months that changed are summarized for the stats (a late event, a merge or
+     * a deleted site changes a month). Until then the stats read that month in full: answers stay
+     * exact, only slower. A run with nothing to do costs a few small queries.
+     */
+    SUMMARY_REFRESH_INTERVAL: envDuration('5m'),
+
+    /**
      * Deliveries in flight per process. They are I/O bound: a slot costs a socket and a payload in
      * memory, and holds a PostgreSQL connection only while a query runs, not during the HTTP attempt.
      * The CPU (well under 1 ms per delivery) caps a process near 1,000-1,500 deliveries/s, which at

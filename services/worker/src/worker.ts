@@ -1,5 +1,5 @@
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
-import type { ClickHouse } from '@tidemark/clickhouse';
+import { refreshClosedMonthSummaries, type ClickHouse } from '@tidemark/clickhouse';
 import type { Pool } from '@tidemark/db';
 import type { Logger } from '@tidemark/logging';
 import {
@@ -7,8 +7,10 @@ import {
   alertsJob,
   bullOptions,
   createAlertsQueue,
+  createMaintenanceQueue,
   createSiteEventsQueue,
   createWebhookDeliveryQueue,
+  maintenanceJob,
   siteEventsJob,
   upsertSchedules,
   webhookDeliveryJob,
@@ -47,6 +49,7 @@ export async function startJobWorkers(deps: JobWorkersDeps): Promise<Component[]
     webhookDelivery: createWebhookDeliveryQueue(conn),
     alerts: createAlertsQueue(conn),
     siteEvents: createSiteEventsQueue(conn),
+    maintenance: createMaintenanceQueue(conn),
   };
   for (const queue of Object.values(queues)) {
     queue.on('error', (err) =>
@@ -103,11 +106,18 @@ export async function startJobWorkers(deps: JobWorkersDeps): Promise<Component[]
         ? processGoalCompleted(siteEventsDeps, data)
         : processFanout(siteEventsDeps, data),
     ),
+    // One at a time: each run reads what the previous one recorded.
+    createWorker(ctx, QUEUE_NAMES.maintenance, maintenanceJob, 1, async () => {
+      const built = await refreshClosedMonthSummaries(deps.clickhouse);
+      if (built.length > 0) logger.info({ built }, 'closed-month summaries built');
+      return { built: built.length };
+    }),
   ];
 
   await upsertSchedules(queues, {
     thresholdAlertsMs: config.ALERT_EVALUATION_INTERVAL,
     sweepDeliveriesMs: config.WEBHOOK_SWEEP_INTERVAL,
+    refreshSummariesMs: config.SUMMARY_REFRESH_INTERVAL,
   });
 
   // Active jobs get most of the shutdown budget; whatever is still running after it is abandoned

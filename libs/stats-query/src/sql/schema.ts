@@ -1,3 +1,4 @@
+import { ROLLUP_SITE_MONTH_TABLE, SESSIONS_SUMMARY_TABLE } from '@tidemark/clickhouse';
 import { keyLevel } from '../filters';
 
 /**
@@ -15,6 +16,8 @@ export const TABLES = {
   siteRollup: 'rollup_site_per_15m',
   dimensionRollup: 'rollup_dimensions_per_15m',
   locationRollup: 'rollup_locations_per_15m',
+  siteMonthRollup: ROLLUP_SITE_MONTH_TABLE,
+  sessionsSummary: SESSIONS_SUMMARY_TABLE,
 } as const;
 
 /** The rollup grain: every local hour, day, week and month boundary in use is a multiple of it. */

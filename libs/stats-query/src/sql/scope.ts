@@ -28,6 +28,22 @@ export function sessionIdFloor(at: number): bigint {
   return BigInt(Math.max(0, Math.floor(at / 1000))) << 32n;
 }
 
+/** `YYYYMM` of each UTC month that starts at or after `start` and ends at or before `end`. */
+export function wholeUtcMonths(start: Date, end: Date): string[] {
+  const months: string[] = [];
+  const year = start.getUTCFullYear();
+  let month = start.getUTCMonth();
+  if (Date.UTC(year, month, 1) < start.getTime()) month += 1;
+  for (;;) {
+    const from = Date.UTC(year, month, 1);
+    const to = Date.UTC(year, month + 1, 1);
+    if (to > end.getTime()) return months;
+    const at = new Date(from);
+    months.push(`${at.getUTCFullYear()}${String(at.getUTCMonth() + 1).padStart(2, '0')}`);
+    month += 1;
+  }
+}
+
 /** One query's parameters and the placeholders every part of it shares. */
 export class Scope {
   readonly p = new QueryParams();
@@ -95,6 +111,17 @@ export class Scope {
       this.p.bind((sessionIdFloor(endUtc.getTime() + SESSION_ID_MARGIN_MS + 1000) - 1n).toString(), 'UInt64'),
     );
     return [lo, hi];
+  }
+
+  /**
+   * The partition ids (`YYYYMM`) of the UTC months wholly inside the period: the months a closed-
+   * month summary can answer for (see relations.ts).
+   */
+  get wholeMonths(): string {
+    return this.#once('wholeMonths', () => {
+      const { startUtc, endUtc } = this.#period();
+      return this.p.bind(wholeUtcMonths(startUtc, endUtc), 'Array(String)');
+    });
   }
 
   get endMargin(): string {
