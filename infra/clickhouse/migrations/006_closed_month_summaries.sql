@@ -30,6 +30,7 @@ CREATE TABLE IF NOT EXISTS sessions_summary_per_15m
 (
     build_id UUID,
     site_id UUID,
+    partition_id String,
     bucket DateTime('UTC'),
     visits UInt64,
     bounces UInt64,
@@ -40,17 +41,43 @@ CREATE TABLE IF NOT EXISTS sessions_summary_per_15m
 ENGINE = MergeTree
 ORDER BY (site_id, bucket, build_id);
 
--- A closed month of `rollup_site_per_15m` in one row per site: its visitor state is the merge of
--- the month's 15-minute states, and `uniq` merges the same whatever the grouping of the states
--- (it is deterministic), so mixing month and 15-minute states answers as the 15-minute ones alone.
+-- The same totals as one row per day of the month, holding the visits that start from that day to
+-- the month's end (`from_day` 1: the whole month), for the visits whose start lies in their
+-- partition's month; the others (a session id's second and its visit's start can fall either side
+-- of midnight) are read from the 15-minute rows.
+CREATE TABLE IF NOT EXISTS sessions_summary_per_month
+(
+    build_id UUID,
+    site_id UUID,
+    partition_id String,
+    from_day UInt8,
+    visits UInt64,
+    bounces UInt64,
+    duration_ms UInt64,
+    pageviews UInt64,
+    events UInt64
+)
+ENGINE = MergeTree
+ORDER BY (site_id, partition_id, from_day, build_id);
+
+-- A closed month of `rollup_site_per_15m` per site, as one row per day of the month holding the
+-- totals from that day to the month's end: `from_day` 1 is the whole month, and a period starting
+-- inside a closed month reads the rest of it as one row too. A visitor state of a month merges
+-- ~65,536 hashes at most (`uniq` samples beyond), where its 15-minute states hold every visitor of
+-- every bucket; and `uniq` merges to the same state whatever the grouping of its inputs (it is
+-- deterministic), so mixing these rows with 15-minute ones answers as the 15-minute ones alone.
 CREATE TABLE IF NOT EXISTS rollup_site_per_month
 (
     build_id UUID,
     site_id UUID,
     partition_id String,
+    from_day UInt8,
     visitors AggregateFunction(uniq, UInt64),
     pageviews SimpleAggregateFunction(sum, UInt64),
     events SimpleAggregateFunction(sum, UInt64)
 )
 ENGINE = MergeTree
-ORDER BY (site_id, partition_id, build_id);
+ORDER BY (site_id, partition_id, from_day, build_id)
+-- A row's visitor state is up to 256 KiB and a query wants one row of each month: a granule of one
+-- row keeps it from decompressing and parsing its neighbours' states too.
+SETTINGS index_granularity = 1;

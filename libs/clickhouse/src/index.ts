@@ -33,10 +33,12 @@ export {
 } from './tables/rollups.table';
 export {
   ROLLUP_SITE_MONTH_TABLE,
+  SESSIONS_MONTH_SUMMARY_TABLE,
   SESSIONS_SUMMARY_TABLE,
   SUMMARY_BUILDS_TABLE,
+  SUMMARY_REFRESH_LOCK_ID,
   partitionStampsSql,
   refreshClosedMonthSummaries,
-  validBuildsSql,
+  VALID_BUILDS_SQL,
   type SummaryBuild,
 } from './summaries';

@@ -1,6 +1,6 @@
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
-import { refreshClosedMonthSummaries, type ClickHouse } from '@tidemark/clickhouse';
-import type { Pool } from '@tidemark/db';
+import { refreshClosedMonthSummaries, SUMMARY_REFRESH_LOCK_ID, type ClickHouse } from '@tidemark/clickhouse';
+import { withAdvisoryLock, type Pool } from '@tidemark/db';
 import type { Logger } from '@tidemark/logging';
 import {
   QUEUE_NAMES,
@@ -106,9 +106,11 @@ export async function startJobWorkers(deps: JobWorkersDeps): Promise<Component[]
         ? processGoalCompleted(siteEventsDeps, data)
         : processFanout(siteEventsDeps, data),
     ),
-    // One at a time: each run reads what the previous one recorded.
+    // One run at a time across every worker process (the lock), as a run deletes rows it does not know.
     createWorker(ctx, QUEUE_NAMES.maintenance, maintenanceJob, 1, async () => {
-      const built = await refreshClosedMonthSummaries(deps.clickhouse);
+      const built = await refreshClosedMonthSummaries(deps.clickhouse, {
+        lock: (work) => withAdvisoryLock(deps.pool, SUMMARY_REFRESH_LOCK_ID, work),
+      });
       if (built.length > 0) logger.info({ built }, 'closed-month summaries built');
       return { built: built.length };
     }),

@@ -1,4 +1,3 @@
-import { validBuildsSql } from '@tidemark/clickhouse';
 import type { Filter } from '../filters';
 import type { Property } from '../metrics';
 import { bucketKeyExpr } from './buckets';
@@ -22,7 +21,7 @@ import {
   TABLES,
   type SessionAttribute,
 } from './schema';
-import type { Scope } from './scope';
+import type { MonthPiece, Scope } from './scope';
 
 /*
  * The two halves every stats answer is made of, each a subquery with a `g` group column (absent
@@ -144,7 +143,8 @@ export function rollupEventPart(
   choice: EventRollup,
   columns: readonly EventColumn[],
 ): string {
-  if (choice.table === 'site' && grouping.kind === 'total') return siteTotals(sc, columns);
+  if (choice.table === 'site' && grouping.kind === 'total' && sc.hasWholeMonth)
+    return siteTotals(sc, columns);
   const where = [`site_id = ${sc.site}`, `bucket >= ${sc.start}`, `bucket < ${sc.end}`];
   let table: string;
   let value: string | undefined;
@@ -192,28 +192,44 @@ export function rollupEventPart(
 }
 
 /**
- * Site totals over the period: a UTC month wholly inside it is read as its one row of
- * `rollup_site_per_month` where a valid build has it (libs/clickhouse/src/summaries.ts), the rest
- * as 15-minute rows. Merging a month's visitor state costs ~65,536 hashes at most, against every
- * visitor of every 15-minute bucket (12 months: 2.3 million); `uniq` merges to the same state
- * whatever the grouping of its inputs, so the answer is the one the 15-minute rows give.
+ * Site totals over the period: each of its `monthPieces` (whole UTC months, and the rest of the
+ * month it starts in) is read as one row of `rollup_site_per_month` where a valid build has that
+ * month (libs/clickhouse/src/summaries.ts), everything else as 15-minute rows. Merging a month's
+ * visitor state costs ~65,536 hashes at most, against every visitor of every 15-minute bucket (12
+ * months: 2.3 million); `uniq` merges to the same state whatever the grouping of its inputs, so the
+ * answer is the one the 15-minute rows give.
  */
 function siteTotals(sc: Scope, columns: readonly EventColumn[]): string {
-  const months = `SELECT partition_id, build_id FROM (${validBuildsSql(TABLES.siteRollup)})
-    WHERE partition_id IN ${sc.wholeMonths}`;
-  const fine = select(['visitors', 'pageviews', 'events'], TABLES.siteRollup, [
-    `site_id = ${sc.site}`,
-    `bucket >= ${sc.start}`,
-    `bucket < ${sc.end}`,
-    `_partition_id NOT IN (SELECT partition_id FROM (${months}))`,
-  ]);
-  const coarse = select(['visitors', 'pageviews', 'events'], TABLES.siteMonthRollup, [
-    `site_id = ${sc.site}`,
-    `build_id IN (SELECT build_id FROM (${months}))`,
-  ]);
+  const pieces = sc.monthPieces;
+  const [first] = pieces as [MonthPiece];
+  const partial = first.fromDay > 1 ? first : undefined;
+  const pieceMonths = sc.p.bind(
+    pieces.map((piece) => piece.partition),
+    'Array(String)',
+  );
+  const builds = `arrayFilter(b -> b.1 = '${TABLES.siteRollup}' AND has(${pieceMonths}, b.2), ${sc.summaryBuilds})`;
+  const summarized = `arrayMap(b -> b.2, ${builds})`;
+  const fine = [`site_id = ${sc.site}`, `bucket >= ${sc.start}`, `bucket < ${sc.end}`];
+  const coarse = [`site_id = ${sc.site}`, `has(arrayMap(b -> b.3, ${builds}), build_id)`];
+  if (partial) {
+    const month = sc.p.bind(partial.partition, 'String');
+    // Whole months drop out by partition; the partial one by time, from its first whole day on.
+    fine.push(
+      `NOT has(arrayFilter(m -> m != ${month}, ${summarized}), _partition_id)`,
+      `NOT (_partition_id = ${month} AND bucket >= ${sc.p.instant(partial.from)} AND has(${summarized}, ${month}))`,
+    );
+    coarse.push(`from_day = if(partition_id = ${month}, ${sc.p.bind(partial.fromDay, 'UInt32')}, 1)`);
+  } else {
+    fine.push(`NOT has(${summarized}, _partition_id)`);
+    coarse.push('from_day = 1');
+  }
+  const from = [
+    select(['visitors', 'pageviews', 'events'], TABLES.siteRollup, fine),
+    select(['visitors', 'pageviews', 'events'], TABLES.siteMonthRollup, coarse),
+  ];
   return select(
     aggregates(columns, ROLLUP_EVENT_AGGREGATES),
-    `(\n  ${fine}\n  UNION ALL\n  ${coarse}\n)`,
+    `(\n  ${from.join('\n  UNION ALL\n  ')}\n)`,
     [],
   );
 }
@@ -250,6 +266,7 @@ export function filteredVisits(grouped: string, conditions: readonly string[]): 
  * FINAL read, which applies them after merging: a partial row's `start` is only an upper bound of
  * its visit's start.
  */
+/** `excludePartitions`: an array expression of partitions read elsewhere. */
 function rollupSessions(sc: Scope, a: ShapeAnalysis, excludePartitions?: string): string {
   const columns = [
     'session_id',
@@ -267,7 +284,7 @@ function rollupSessions(sc: Scope, a: ShapeAnalysis, excludePartitions?: string)
     `WHERE ${and([
       `site_id = ${sc.site}`,
       `session_id BETWEEN ${firstId} AND ${lastId}`,
-      ...(excludePartitions ? [`_partition_id NOT IN (${excludePartitions})`] : []),
+      ...(excludePartitions ? [`NOT has(${excludePartitions}, _partition_id)`] : []),
     ])}`,
   ].join('\n  ');
   return filteredVisits(merged, [
@@ -351,26 +368,46 @@ const SUMMED_VISITS: Record<Exclude<VisitColumn, 'v_visitors'>, string> = {
 const isSummed = (c: VisitColumn): c is keyof typeof SUMMED_VISITS => c in SUMMED_VISITS;
 
 /**
- * Visit totals of an unfiltered period: the closed months that have a valid build of
- * `sessions_summary_per_15m` are read as 15-minute sums, the other months visit by visit. A year
- * is then ~35,000 summary rows and the current month's visits, against 2.3 million visits.
+ * Visit totals of an unfiltered period, from the closed months' summaries where a valid build has
+ * them (libs/clickhouse/src/summaries.ts): each of the period's `monthPieces` as one row of
+ * `sessions_summary_per_month`, the rest of those months as 15-minute sums, and only the months
+ * without a build visit by visit. A year is then a row per month and the current month's visits,
+ * against 2.3 million visits.
  */
 function summarizedVisitTotals(sc: Scope, a: ShapeAnalysis, columns: readonly VisitColumn[]): string {
-  const summarized = `SELECT partition_id FROM (${validBuildsSql(TABLES.sessions)})`;
-  const perVisit = select(
-    aggregates(columns, PER_VISIT),
-    `(\n  ${rollupSessions(sc, a, summarized)}\n) AS s`,
-    [],
+  const pieces = sc.monthPieces;
+  const [first] = pieces as [MonthPiece];
+  const builds = `arrayFilter(b -> b.1 = '${TABLES.sessions}', ${sc.summaryBuilds})`;
+  const pieceMonths = sc.p.bind(
+    pieces.map((piece) => piece.partition),
+    'Array(String)',
   );
-  const summed = select(aggregates(columns.filter(isSummed), SUMMED_VISITS), TABLES.sessionsSummary, [
-    `site_id = ${sc.site}`,
-    `bucket >= ${sc.start}`,
-    `bucket < ${sc.end}`,
-    `build_id IN (SELECT build_id FROM (${validBuildsSql(TABLES.sessions)}))`,
-  ]);
+  const pieceBuilds = `arrayFilter(b -> has(${pieceMonths}, b.2), ${builds})`;
+  const sums = aggregates(columns.filter(isSummed), SUMMED_VISITS);
+  const parts = [
+    select(
+      aggregates(columns, PER_VISIT),
+      `(\n  ${rollupSessions(sc, a, `arrayMap(b -> b.2, ${builds})`)}\n) AS s`,
+      [],
+    ),
+    select(sums, TABLES.sessionsSummary, [
+      `site_id = ${sc.site}`,
+      `bucket >= ${sc.start}`,
+      `bucket < ${sc.end}`,
+      `has(arrayMap(b -> b.3, ${builds}), build_id)`,
+      // What the month rows below hold: visits of a piece's month from the piece's start on.
+      `NOT (has(arrayMap(b -> b.2, ${pieceBuilds}), partition_id)
+         AND bucket >= ${sc.p.instant(first.from)} AND toString(toYYYYMM(bucket)) = partition_id)`,
+    ]),
+    select(sums, TABLES.sessionsMonthSummary, [
+      `site_id = ${sc.site}`,
+      `has(arrayMap(b -> b.3, ${pieceBuilds}), build_id)`,
+      `from_day = if(partition_id = ${sc.p.bind(first.partition, 'String')}, ${sc.p.bind(first.fromDay, 'UInt32')}, 1)`,
+    ]),
+  ];
   return select(
     columns.map((c) => `sum(${c}) AS ${c}`),
-    `(\n  ${perVisit}\n  UNION ALL\n  ${summed}\n)`,
+    `(\n  ${parts.join('\n  UNION ALL\n  ')}\n)`,
     [],
   );
 }
@@ -384,7 +421,10 @@ export function visitPart(
   columns: readonly VisitColumn[],
 ): string {
   const unfiltered = a.sessionFilters.length === 0 && a.visitorFilters.length === 0;
-  if (source === 'rollups' && grouping.kind === 'total' && unfiltered && columns.every(isSummed)) {
+  // Only periods holding a whole month: a shorter one has little in closed months, and the check of
+  // which summaries are valid would cost more than it saves.
+  const summarizable = grouping.kind === 'total' && unfiltered && sc.hasWholeMonth;
+  if (source === 'rollups' && summarizable && columns.every(isSummed)) {
     return summarizedVisitTotals(sc, a, columns);
   }
   let from: string;

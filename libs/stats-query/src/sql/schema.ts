@@ -1,4 +1,8 @@
-import { ROLLUP_SITE_MONTH_TABLE, SESSIONS_SUMMARY_TABLE } from '@tidemark/clickhouse';
+import {
+  ROLLUP_SITE_MONTH_TABLE,
+  SESSIONS_MONTH_SUMMARY_TABLE,
+  SESSIONS_SUMMARY_TABLE,
+} from '@tidemark/clickhouse';
 import { keyLevel } from '../filters';
 
 /**
@@ -18,6 +22,7 @@ export const TABLES = {
   locationRollup: 'rollup_locations_per_15m',
   siteMonthRollup: ROLLUP_SITE_MONTH_TABLE,
   sessionsSummary: SESSIONS_SUMMARY_TABLE,
+  sessionsMonthSummary: SESSIONS_MONTH_SUMMARY_TABLE,
 } as const;
 
 /** The rollup grain: every local hour, day, week and month boundary in use is a multiple of it. */

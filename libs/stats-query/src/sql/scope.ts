@@ -1,3 +1,4 @@
+import { VALID_BUILDS_SQL } from '@tidemark/clickhouse';
 import { DAY_MS } from '../calendar';
 import type { ResolvedPeriod } from '../periods';
 import { assertTimeZone, offsetSchedule } from '../timezone';
@@ -28,19 +29,33 @@ export function sessionIdFloor(at: number): bigint {
   return BigInt(Math.max(0, Math.floor(at / 1000))) << 32n;
 }
 
-/** `YYYYMM` of each UTC month that starts at or after `start` and ends at or before `end`. */
-export function wholeUtcMonths(start: Date, end: Date): string[] {
-  const months: string[] = [];
-  const year = start.getUTCFullYear();
-  let month = start.getUTCMonth();
-  if (Date.UTC(year, month, 1) < start.getTime()) month += 1;
+/** A stretch of a closed month that one row of the month summary holds: `from_day` to the month's end. */
+export interface MonthPiece {
+  /** `YYYYMM`, the partition id. */
+  partition: string;
+  /** Day of the month the piece starts (1: the whole month). */
+  fromDay: number;
+  /** The piece's first instant, a UTC midnight. */
+  from: Date;
+}
+
+/**
+ * The stretches of `[start, end)` that month summaries can answer: from the first UTC midnight at
+ * or after `start` to the end of its month (when that month ends inside the period), then every
+ * whole UTC month after it. Only the first can begin after its month's first day.
+ */
+export function monthPieces(start: Date, end: Date): MonthPiece[] {
+  const pieces: MonthPiece[] = [];
+  let cursor = new Date(Math.ceil(start.getTime() / DAY_MS) * DAY_MS);
   for (;;) {
-    const from = Date.UTC(year, month, 1);
-    const to = Date.UTC(year, month + 1, 1);
-    if (to > end.getTime()) return months;
-    const at = new Date(from);
-    months.push(`${at.getUTCFullYear()}${String(at.getUTCMonth() + 1).padStart(2, '0')}`);
-    month += 1;
+    const monthEnd = new Date(Date.UTC(cursor.getUTCFullYear(), cursor.getUTCMonth() + 1, 1));
+    if (monthEnd.getTime() > end.getTime()) return pieces;
+    pieces.push({
+      partition: `${cursor.getUTCFullYear()}${String(cursor.getUTCMonth() + 1).padStart(2, '0')}`,
+      fromDay: cursor.getUTCDate(),
+      from: cursor,
+    });
+    cursor = monthEnd;
   }
 }
 
@@ -50,6 +65,7 @@ export class Scope {
   readonly site: string;
   readonly goals: readonly GoalDefinition[];
   #memo = new Map<string, string>();
+  #summaries = false;
   #offset?: (column: string) => string;
 
   constructor(
@@ -117,11 +133,36 @@ export class Scope {
    * The partition ids (`YYYYMM`) of the UTC months wholly inside the period: the months a closed-
    * month summary can answer for (see relations.ts).
    */
-  get wholeMonths(): string {
-    return this.#once('wholeMonths', () => {
-      const { startUtc, endUtc } = this.#period();
-      return this.p.bind(wholeUtcMonths(startUtc, endUtc), 'Array(String)');
-    });
+  /**
+   * The valid closed-month summary builds, an array of `(source, partition_id, build_id)`: a scalar
+   * of the query's WITH clause (`withClauses`), so it is evaluated once however many parts use it.
+   */
+  get summaryBuilds(): string {
+    this.#summaries = true;
+    return 'summary_builds_valid';
+  }
+
+  /** What the query's WITH clause must define for the parts built so far. */
+  get withClauses(): string[] {
+    return this.#summaries
+      ? [
+          `(SELECT groupArray((source, partition_id, build_id)) FROM (${VALID_BUILDS_SQL})) AS summary_builds_valid`,
+        ]
+      : [];
+  }
+
+  /** The period's `monthPieces`. */
+  get monthPieces(): MonthPiece[] {
+    const { startUtc, endUtc } = this.#period();
+    return monthPieces(startUtc, endUtc);
+  }
+
+  /**
+   * Whether the period holds a whole UTC month. Summaries are read only then: a shorter period has
+   * little in closed months, and finding the valid builds would cost more than it saves.
+   */
+  get hasWholeMonth(): boolean {
+    return this.monthPieces.some((piece) => piece.fromDay === 1);
   }
 
   get endMargin(): string {

@@ -127,9 +127,11 @@ function statsSelect(
     )
     .join('\n');
   const withTotal = columns.includes('conversion_rate')
-    ? `WITH (\n${totalVisitors(sc, shape.filters, source)}\n) AS total_visitors\n`
-    : '';
-  return `${withTotal}SELECT ${select.join(', ')}\nFROM ${from}`;
+    ? [`(\n${totalVisitors(sc, shape.filters, source)}\n) AS total_visitors`]
+    : [];
+  // After every part is built: the scope knows then what they use. Summaries first, as the total may read them.
+  const withs = [...sc.withClauses, ...withTotal];
+  return `${withs.length ? `WITH ${withs.join(',\n')}\n` : ''}SELECT ${select.join(', ')}\nFROM ${from}`;
 }
 
 export interface BuiltStatsQuery {

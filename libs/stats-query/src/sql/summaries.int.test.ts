@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createClickHouse,
   refreshClosedMonthSummaries,
-  validBuildsSql,
+  VALID_BUILDS_SQL,
   type ClickHouse,
 } from '@tidemark/clickhouse';
 import { migrateClickHouse } from '@tidemark/clickhouse';
@@ -62,8 +62,8 @@ describe('closed-month summaries', () => {
       )
     ).map((r) => `${r.source} ${r.partition_id} x${r.n}`);
   const validBuild = async (source: string, partition: string) =>
-    (await rows<{ partition_id: string; build_id: string }>(validBuildsSql(source))).find(
-      (r) => r.partition_id === partition,
+    (await rows<{ source: string; partition_id: string; build_id: string }>(VALID_BUILDS_SQL)).find(
+      (r) => r.source === source && r.partition_id === partition,
     )!.build_id;
 
   beforeAll(async () => {
@@ -88,7 +88,7 @@ describe('closed-month summaries', () => {
     expect(Number(before!.visits)).toBeGreaterThan(200);
     expect(await aggregate(METRICS, 'raw')).toEqual(before);
 
-    const built = await refreshClosedMonthSummaries(ch, NOW);
+    const built = await refreshClosedMonthSummaries(ch, { now: NOW });
     // April is the current month at NOW: it is never summarized.
     expect(built.map((b) => `${b.source} ${b.partitionId}`).sort()).toEqual([
       'rollup_site_per_15m 202601',
@@ -106,7 +106,7 @@ describe('closed-month summaries', () => {
       visit_duration: before!.visit_duration,
     });
     // Nothing changed: a second run builds nothing.
-    expect(await refreshClosedMonthSummaries(ch, NOW)).toEqual([]);
+    expect(await refreshClosedMonthSummaries(ch, { now: NOW })).toEqual([]);
   });
 
   it('reads a month that changed after its build in full, until the next build replaces it', async () => {
@@ -128,7 +128,7 @@ describe('closed-month summaries', () => {
     expect(Number(late!.pageviews)).toBe(Number(before!.pageviews) + 2);
     expect(await aggregate(METRICS, 'raw')).toEqual(late);
 
-    const rebuilt = await refreshClosedMonthSummaries(ch, NOW);
+    const rebuilt = await refreshClosedMonthSummaries(ch, { now: NOW });
     expect(rebuilt.map((b) => `${b.source} ${b.partitionId}`).sort()).toEqual([
       'rollup_site_per_15m 202602',
       'sessions_v2 202602',
@@ -143,47 +143,73 @@ describe('closed-month summaries', () => {
       'sessions_v2 202602 x1',
       'sessions_v2 202603 x1',
     ]);
-    const stale = await rows<{ n: string }>(
-      `SELECT toString(count()) AS n FROM sessions_summary_per_15m
-        WHERE build_id NOT IN (SELECT build_id FROM summary_builds)`,
-    );
-    expect(stale).toEqual([{ n: '0' }]);
+    for (const table of ['sessions_summary_per_15m', 'sessions_summary_per_month', 'rollup_site_per_month']) {
+      const stale = await rows<{ n: string }>(
+        `SELECT toString(count()) AS n FROM ${table} WHERE build_id NOT IN (SELECT build_id FROM summary_builds)`,
+      );
+      expect({ table, stale }).toEqual({ table, stale: [{ n: '0' }] });
+    }
   });
 
   it('reads the summaries, not the source, for the months they cover', async () => {
     const before = await aggregate();
     // Rows added to a valid build of each summary show up in the answer: proof it is what is read.
+    const february = await validBuild('sessions_v2', '202602');
+    const visits = { bounces: 0, duration_ms: 0, pageviews: 0, events: 0 };
+    // February is a whole month of the period: its month row is read, not its 15-minute rows.
+    await ch.insert({
+      table: 'sessions_summary_per_month',
+      format: 'JSONEachRow',
+      values: [
+        { build_id: february, site_id: SITE, partition_id: '202602', from_day: 1, visits: 1000, ...visits },
+        { build_id: february, site_id: SITE, partition_id: '202602', from_day: 2, visits: 50, ...visits },
+      ],
+    });
     await ch.insert({
       table: 'sessions_summary_per_15m',
       format: 'JSONEachRow',
       values: [
         {
-          build_id: await validBuild('sessions_v2', '202602'),
+          build_id: february,
           site_id: SITE,
+          partition_id: '202602',
           bucket: '2026-02-11 10:00:00',
-          visits: 1000,
-          bounces: 0,
-          duration_ms: 0,
-          pageviews: 1000,
-          events: 1000,
+          visits: 300,
+          ...visits,
+        },
+        // A visit of February's partition that started in March is not in the month row.
+        {
+          build_id: february,
+          site_id: SITE,
+          partition_id: '202602',
+          bucket: '2026-03-01 00:00:00',
+          visits: 4,
+          ...visits,
         },
       ],
     });
+    // The period starts on 2026-01-25 (UTC): January is read from day 25, March whole.
+    const january = await validBuild('rollup_site_per_15m', '202601');
+    const march = await validBuild('rollup_site_per_15m', '202603');
     await ch.insert({
       table: 'rollup_site_per_month',
       format: 'JSONEachRow',
       values: [
+        { build_id: march, site_id: SITE, partition_id: '202603', from_day: 1, pageviews: 7, events: 7 },
+        { build_id: january, site_id: SITE, partition_id: '202601', from_day: 25, pageviews: 5, events: 5 },
         {
-          build_id: await validBuild('rollup_site_per_15m', '202603'),
+          build_id: january,
           site_id: SITE,
-          partition_id: '202603',
-          pageviews: 7,
-          events: 7,
+          partition_id: '202601',
+          from_day: 24,
+          pageviews: 100,
+          events: 100,
         },
+        { build_id: march, site_id: SITE, partition_id: '202603', from_day: 2, pageviews: 100, events: 100 },
       ],
     });
     const after = await aggregate(['visits', 'pageviews']);
-    expect(Number(after!.visits)).toBe(Number(before!.visits) + 1000);
-    expect(Number(after!.pageviews)).toBe(Number(before!.pageviews) + 7);
+    expect(Number(after!.visits)).toBe(Number(before!.visits) + 1004);
+    expect(Number(after!.pageviews)).toBe(Number(before!.pageviews) + 12);
   });
 });
