@@ -32,13 +32,15 @@ export {
   type RollupDimension,
 } from './tables/rollups.table';
 export {
-  ROLLUP_SITE_MONTH_TABLE,
-  SESSIONS_MONTH_SUMMARY_TABLE,
   SESSIONS_SUMMARY_TABLE,
+  SITE_SUMMARY_TABLE,
   SUMMARY_BUILDS_TABLE,
+  SUMMARY_KINDS,
   SUMMARY_REFRESH_LOCK_ID,
-  partitionStampsSql,
+  loadSummaryCatalog,
   refreshClosedMonthSummaries,
-  VALID_BUILDS_SQL,
+  type RowsReader,
   type SummaryBuild,
+  type SummaryCatalog,
+  type SummaryKind,
 } from './summaries';

@@ -6,35 +6,100 @@ import { SESSIONS_TABLE } from './tables/sessions.table';
 
 /*
  * Closed-month summaries (infra/clickhouse/migrations/006_closed_month_summaries.sql): derived rows
- * that let the stats read a month as one row per site (visitor states) or per 15-minute bucket
- * (visit totals). Each build records the parts of the partition it read; a reader uses a build only
- * while the partition has exactly those parts, so a summary never answers for data it has not seen.
+ * that let the stats read a closed month, or January to a closed month, as a row per site instead
+ * of every 15-minute rollup row and every visit. Each build records the stamps (active part names)
+ * of the partitions it read, taken before reading them; a build is valid while every one of those
+ * partitions still has exactly those parts, so a valid summary holds exactly what its sources hold.
  */
 
 export const SUMMARY_BUILDS_TABLE = 'summary_builds';
-export const SESSIONS_SUMMARY_TABLE = 'sessions_summary_per_15m';
-export const SESSIONS_MONTH_SUMMARY_TABLE = 'sessions_summary_per_month';
-export const ROLLUP_SITE_MONTH_TABLE = 'rollup_site_per_month';
-
-/** A partition's stamp: its active part names, sorted, comma-separated (a name begins with its partition id). */
-const STAMP = "arrayStringConcat(arraySort(groupArray(name)), ',')";
+export const SESSIONS_SUMMARY_TABLE = 'sessions_summary';
+export const SITE_SUMMARY_TABLE = 'rollup_site_summary';
 
 /**
- * `(partition_id, parts)` of every partition of `table` as it is now: the stamp a build records.
- * Part names carry block numbers, so an insert, a merge or a mutation changes the stamp. `table` is
- * one of this module's constants, never user input.
+ * - `sessions_month`: visit totals of one partition (month) of `sessions_v2`, per 15-minute bucket
+ *   of visit start (`from_day` 0) and from each day of the month to its end (`from_day` 1-31).
+ * - `site_month`: `rollup_site_per_15m` totals of one month from each day to its end.
+ * - `site_year_prefix`: `rollup_site_per_15m` totals from January to the month (`from_day` 1).
  */
-export function partitionStampsSql(table: string): string {
-  return `SELECT partition_id, ${STAMP} AS parts
-    FROM system.parts
-   WHERE database = currentDatabase() AND table = '${table}' AND active
-   GROUP BY partition_id`;
+export const SUMMARY_KINDS = ['sessions_month', 'site_month', 'site_year_prefix'] as const;
+export type SummaryKind = (typeof SUMMARY_KINDS)[number];
+
+const SOURCE: Record<SummaryKind, string> = {
+  sessions_month: SESSIONS_TABLE,
+  site_month: ROLLUP_SITE_TABLE,
+  site_year_prefix: ROLLUP_SITE_TABLE,
+};
+
+/** The valid builds: the one to read for a kind and month (`YYYYMM`), if any. */
+export interface SummaryCatalog {
+  build(kind: SummaryKind, month: string): string | undefined;
 }
 
-interface SummaryDefinition {
-  source: string;
-  /** The tables one build fills, each by its statement: parameters `partition` and `build`. */
-  targets: ReadonlyArray<{ table: string; build: string }>;
+/** A partition's stamp: its active part names, sorted and comma-separated. */
+const STAMPS_SQL = `SELECT table, partition_id, arrayStringConcat(arraySort(groupArray(name)), ',') AS parts
+    FROM system.parts
+   WHERE database = currentDatabase() AND active AND table IN (${[...new Set(Object.values(SOURCE))]
+     .map((t) => `'${t}'`)
+     .join(', ')})
+   GROUP BY table, partition_id`;
+
+const BUILDS_SQL = `SELECT toString(build_id) AS build_id, kind, month, partitions, parts,
+         toUnixTimestamp64Milli(built_at) AS built_at
+    FROM ${SUMMARY_BUILDS_TABLE}`;
+
+interface BuildRecord {
+  build_id: string;
+  kind: SummaryKind;
+  month: string;
+  /** The partitions read, each with its stamp then ('' for a partition that did not exist). */
+  partitions: string[];
+  parts: string[];
+  built_at: string | number;
+}
+
+type Stamps = Map<string, Map<string, string>>;
+
+/** Reads the rows of one query: the caller's client, with its own timeouts and logging. */
+export type RowsReader = <T>(query: string) => Promise<T[]>;
+
+async function loadState(rows: RowsReader): Promise<{ stamps: Stamps; builds: BuildRecord[] }> {
+  const [stampRows, builds] = await Promise.all([
+    rows<{ table: string; partition_id: string; parts: string }>(STAMPS_SQL),
+    rows<BuildRecord>(BUILDS_SQL),
+  ]);
+  const stamps: Stamps = new Map();
+  for (const s of stampRows) {
+    if (!stamps.has(s.table)) stamps.set(s.table, new Map());
+    stamps.get(s.table)!.set(s.partition_id, s.parts);
+  }
+  return { stamps, builds };
+}
+
+const keyOf = (kind: string, month: string) => `${kind}:${month}`;
+
+function isValid(build: BuildRecord, stamps: Stamps): boolean {
+  const current = stamps.get(SOURCE[build.kind]);
+  return build.partitions.every((p, i) => (current?.get(p) ?? '') === build.parts[i]);
+}
+
+/** The newest valid build of each kind and month. */
+function validBuilds(stamps: Stamps, builds: readonly BuildRecord[]): Map<string, BuildRecord> {
+  const valid = new Map<string, BuildRecord>();
+  for (const b of builds) {
+    if (!isValid(b, stamps)) continue;
+    const key = keyOf(b.kind, b.month);
+    const seen = valid.get(key);
+    if (!seen || Number(b.built_at) > Number(seen.built_at)) valid.set(key, b);
+  }
+  return valid;
+}
+
+/** The catalog as the stats read it: valid builds as of now. */
+export async function loadSummaryCatalog(rows: RowsReader): Promise<SummaryCatalog> {
+  const { stamps, builds } = await loadState(rows);
+  const valid = validBuilds(stamps, builds);
+  return { build: (kind, month) => valid.get(keyOf(kind, month))?.build_id };
 }
 
 /** One merged row per visit of the partition: FINAL merges each visit's partial rows. */
@@ -45,167 +110,166 @@ const PARTITION_VISITS = `SELECT site_id, start, \`end\`, pageviews, events
 const VISIT_TOTALS = `count(), countIf(pageviews = 1), sum(toUInt64(dateDiff('millisecond', start, \`end\`))),
        sum(pageviews), sum(events)`;
 
-export const SUMMARIES: readonly SummaryDefinition[] = [
-  {
-    source: SESSIONS_TABLE,
-    targets: [
-      {
-        table: SESSIONS_SUMMARY_TABLE,
-        build: `INSERT INTO ${SESSIONS_SUMMARY_TABLE}
-          (build_id, site_id, partition_id, bucket, visits, bounces, duration_ms, pageviews, events)
-          SELECT {build:UUID}, site_id, {partition:String}, toStartOfFifteenMinutes(start) AS bucket, ${VISIT_TOTALS}
-            FROM (${PARTITION_VISITS})
-           GROUP BY site_id, bucket`,
-      },
-      {
-        // Only visits that start in the partition's own month (a session id's second can differ
-        // from its visit's start); a visit counts towards every `from_day` up to its start's day.
-        table: SESSIONS_MONTH_SUMMARY_TABLE,
-        build: `INSERT INTO ${SESSIONS_MONTH_SUMMARY_TABLE}
-          (build_id, site_id, partition_id, from_day, visits, bounces, duration_ms, pageviews, events)
-          SELECT {build:UUID}, site_id, {partition:String}, from_day, ${VISIT_TOTALS}
-            FROM (${PARTITION_VISITS})
-           ARRAY JOIN range(1, toDayOfMonth(start) + 1) AS from_day
-           WHERE toString(toYYYYMM(start)) = {partition:String}
-           GROUP BY site_id, from_day`,
-      },
-    ],
-  },
-  {
-    source: ROLLUP_SITE_TABLE,
-    targets: [
-      {
-        // A 15-minute row counts towards every `from_day` up to its own day.
-        table: ROLLUP_SITE_MONTH_TABLE,
-        build: `INSERT INTO ${ROLLUP_SITE_MONTH_TABLE}
-          (build_id, site_id, partition_id, from_day, visitors, pageviews, events)
-          SELECT {build:UUID}, site_id, {partition:String}, from_day, uniqMergeState(visitors), sum(pageviews),
-                 sum(events)
-            FROM ${ROLLUP_SITE_TABLE}
-           ARRAY JOIN range(1, toDayOfMonth(bucket) + 1) AS from_day
-           WHERE _partition_id = {partition:String}
-           GROUP BY site_id, from_day`,
-      },
-    ],
-  },
-];
-
-/**
- * `(source, partition_id, build_id)` of the builds whose partition still has the parts it recorded,
- * newest per partition (two builds of one stamp hold the same rows; taking one keeps a partition
- * from counting twice). The stats read it once per query, as a scalar.
- */
-export const VALID_BUILDS_SQL = `SELECT source, partition_id, argMax(build_id, built_at) AS build_id
-    FROM ${SUMMARY_BUILDS_TABLE}
-   WHERE concat(source, '/', parts) IN (
-         SELECT concat(table, '/', ${STAMP})
-           FROM system.parts
-          WHERE database = currentDatabase() AND active
-            AND table IN (${SUMMARIES.map((x) => `'${x.source}'`).join(', ')})
-          GROUP BY table, partition_id)
-   GROUP BY source, partition_id`;
+/** The statements of a build; parameters `build`, `partition` (the month) and `partitions` (all read). */
+const BUILD_SQL: Record<SummaryKind, readonly string[]> = {
+  sessions_month: [
+    `INSERT INTO ${SESSIONS_SUMMARY_TABLE}
+       (build_id, site_id, from_day, bucket, visits, bounces, duration_ms, pageviews, events)
+     SELECT {build:UUID}, site_id, 0, toStartOfFifteenMinutes(start) AS bucket, ${VISIT_TOTALS}
+       FROM (${PARTITION_VISITS})
+      GROUP BY site_id, bucket`,
+    // Only visits that start in the partition's own month (a session id's second and its visit's
+    // start can fall either side of midnight); a visit counts towards each day up to its start's.
+    `INSERT INTO ${SESSIONS_SUMMARY_TABLE}
+       (build_id, site_id, from_day, bucket, visits, bounces, duration_ms, pageviews, events)
+     SELECT {build:UUID}, site_id, from_day, toStartOfMonth(min(start)), ${VISIT_TOTALS}
+       FROM (${PARTITION_VISITS})
+      ARRAY JOIN range(1, toDayOfMonth(start) + 1) AS from_day
+      WHERE toString(toYYYYMM(start)) = {partition:String}
+      GROUP BY site_id, from_day`,
+  ],
+  // A 15-minute row counts towards each day up to its own.
+  site_month: [
+    `INSERT INTO ${SITE_SUMMARY_TABLE} (build_id, site_id, from_day, visitors, pageviews, events)
+     SELECT {build:UUID}, site_id, from_day, uniqMergeState(visitors), sum(pageviews), sum(events)
+       FROM ${ROLLUP_SITE_TABLE}
+      ARRAY JOIN range(1, toDayOfMonth(bucket) + 1) AS from_day
+      WHERE _partition_id = {partition:String}
+      GROUP BY site_id, from_day`,
+  ],
+  site_year_prefix: [
+    `INSERT INTO ${SITE_SUMMARY_TABLE} (build_id, site_id, from_day, visitors, pageviews, events)
+     SELECT {build:UUID}, site_id, 1, uniqMergeState(visitors), sum(pageviews), sum(events)
+       FROM ${ROLLUP_SITE_TABLE}
+      WHERE _partition_id IN {partitions:Array(String)}
+      GROUP BY site_id`,
+  ],
+};
 
 /**
  * The PostgreSQL advisory lock key under which summaries are refreshed, so replicas do not build
- * the same partitions twice. Overlapping runs would still leave a correct state: a builds row is
+ * the same months twice. Overlapping runs would still leave a correct state: a builds row is
  * written after its rows and deleted before them.
  */
 export const SUMMARY_REFRESH_LOCK_ID = 7_246_003;
 
-/** Partitions are `toYYYYMM`: the current UTC month is still written to and is never summarized. */
+/**
+ * How long a superseded build is kept: readers hold a catalog for a moment (the api caches it for
+ * about a second), so a build they may still name must not lose its rows under them.
+ */
+export const SUPERSEDED_BUILD_GRACE_MS = 10 * 60_000;
+
+/** Partitions are `toYYYYMM`; the current UTC month is still written to and never summarized. */
 const monthId = (at: Date) => `${at.getUTCFullYear()}${String(at.getUTCMonth() + 1).padStart(2, '0')}`;
 
+/** January to `month` of its year, as partition ids. */
+function yearToMonth(month: string): string[] {
+  const year = month.slice(0, 4);
+  return Array.from({ length: Number(month.slice(4)) }, (_, i) => `${year}${String(i + 1).padStart(2, '0')}`);
+}
+
 export interface SummaryBuild {
-  source: string;
-  partitionId: string;
+  kind: SummaryKind;
+  month: string;
   buildId: string;
 }
 
-async function rows<T>(clickhouse: ClickHouse, query: string, params: Record<string, unknown> = {}) {
-  const result = await clickhouse.query({ query, query_params: params, format: 'JSONEachRow' });
-  return result.json<T>();
-}
-
 /**
- * Builds a summary of every closed partition whose current stamp has none, then drops that
- * partition's older builds. Safe to interrupt anywhere and to run again: the rows of a build whose
- * run died before writing its `summary_builds` row are never read (they stay until the site's
- * deletion or a manual cleanup; at most one build's worth per interrupted run). Runs under `lock`
- * (SUMMARY_REFRESH_LOCK_ID) where several processes may run it.
+ * Builds what is missing for every closed month whose sources changed since its last valid build
+ * (or that has none): month summaries of `sessions_v2` and `rollup_site_per_15m`, and January-to-
+ * month prefixes of the latter. Then drops builds superseded for longer than the grace. Safe to
+ * interrupt anywhere and to run again: rows whose run died before writing their `summary_builds`
+ * row are never read (they stay until the site's deletion, at most one build's worth per
+ * interrupted run). Runs under `lock` (SUMMARY_REFRESH_LOCK_ID) where several processes may run it.
  */
 export function refreshClosedMonthSummaries(
   clickhouse: ClickHouse,
-  opts: { now?: Date; lock?: MigrationLock } = {},
+  opts: { now?: Date; lock?: MigrationLock; supersededGraceMs?: number } = {},
 ): Promise<SummaryBuild[]> {
   const lock: MigrationLock = opts.lock ?? ((work) => work());
-  return lock(() => refresh(clickhouse, opts.now ?? new Date()));
+  return lock(() =>
+    refresh(clickhouse, opts.now ?? new Date(), opts.supersededGraceMs ?? SUPERSEDED_BUILD_GRACE_MS),
+  );
 }
 
-async function refresh(clickhouse: ClickHouse, now: Date): Promise<SummaryBuild[]> {
+/** `now` decides which month is current; the grace runs on the clock, as `built_at` does. */
+async function refresh(clickhouse: ClickHouse, now: Date, graceMs: number): Promise<SummaryBuild[]> {
+  const rows: RowsReader = async <T>(query: string) =>
+    (await clickhouse.query({ query, format: 'JSONEachRow' })).json<T>();
+  const { stamps, builds } = await loadState(rows);
+  const valid = validBuilds(stamps, builds);
   const current = monthId(now);
-  const built: SummaryBuild[] = [];
-  const valid = await rows<{ source: string; partition_id: string }>(clickhouse, VALID_BUILDS_SQL);
-  for (const summary of SUMMARIES) {
-    const stamps = await rows<{ partition_id: string; parts: string }>(
-      clickhouse,
-      partitionStampsSql(summary.source),
-    );
-    const summarized = new Set(valid.filter((v) => v.source === summary.source).map((v) => v.partition_id));
-    for (const { partition_id: partition, parts } of stamps) {
-      if (partition >= current || summarized.has(partition)) continue;
-      const buildId = randomUUID();
-      for (const target of summary.targets) {
-        await clickhouse.command({
-          query: target.build,
-          query_params: { build: buildId, partition },
-          clickhouse_settings: { insert_deduplicate: 0 },
-        });
-      }
-      await clickhouse.insert({
-        table: SUMMARY_BUILDS_TABLE,
-        values: [
-          {
-            source: summary.source,
-            partition_id: partition,
-            parts,
-            build_id: buildId,
-            built_at: new Date().toISOString().replace('T', ' ').replace('Z', ''),
-          },
-        ],
-        format: 'JSONEachRow',
-        clickhouse_settings: { insert_deduplicate: 0 },
-      });
-      await dropOlderBuilds(clickhouse, summary, partition, buildId);
-      built.push({ source: summary.source, partitionId: partition, buildId });
+  const wanted: Array<{ kind: SummaryKind; month: string; partitions: string[] }> = [];
+  for (const kind of ['sessions_month', 'site_month'] as const) {
+    for (const month of stamps.get(SOURCE[kind])?.keys() ?? []) {
+      if (month < current) wanted.push({ kind, month, partitions: [month] });
     }
   }
+  for (const month of stamps.get(ROLLUP_SITE_TABLE)?.keys() ?? []) {
+    // January's prefix is its month summary.
+    if (month < current && !month.endsWith('01')) {
+      wanted.push({ kind: 'site_year_prefix', month, partitions: yearToMonth(month) });
+    }
+  }
+
+  const built: SummaryBuild[] = [];
+  for (const { kind, month, partitions } of wanted.sort((a, b) => a.month.localeCompare(b.month))) {
+    if (valid.has(keyOf(kind, month))) continue;
+    const source = stamps.get(SOURCE[kind]);
+    // The stamps read above, before any of the data: a change after them makes the build invalid.
+    const parts = partitions.map((p) => source?.get(p) ?? '');
+    const buildId = randomUUID();
+    for (const query of BUILD_SQL[kind]) {
+      await clickhouse.command({
+        query,
+        query_params: { build: buildId, partition: month, partitions },
+        clickhouse_settings: { insert_deduplicate: 0 },
+      });
+    }
+    await clickhouse.insert({
+      table: SUMMARY_BUILDS_TABLE,
+      format: 'JSONEachRow',
+      values: [
+        {
+          build_id: buildId,
+          kind,
+          month,
+          partitions,
+          parts,
+          built_at: new Date().toISOString().replace('T', ' ').replace('Z', ''),
+        },
+      ],
+      clickhouse_settings: { insert_deduplicate: 0 },
+    });
+    built.push({ kind, month, buildId });
+  }
+  await dropSuperseded(clickhouse, builds, graceMs);
   return built;
 }
 
-async function dropOlderBuilds(
-  clickhouse: ClickHouse,
-  summary: SummaryDefinition,
-  partition: string,
-  keep: string,
-): Promise<void> {
-  const older = (
-    await rows<{ id: string }>(
-      clickhouse,
-      `SELECT toString(build_id) AS id FROM ${SUMMARY_BUILDS_TABLE}
-        WHERE source = {source:String} AND partition_id = {partition:String} AND build_id != {keep:UUID}`,
-      { source: summary.source, partition, keep },
-    )
-  ).map((r) => r.id);
-  if (older.length === 0) return;
+/** Builds older than the newest of their kind and month, once that one is past the grace. */
+async function dropSuperseded(clickhouse: ClickHouse, builds: readonly BuildRecord[], graceMs: number) {
+  const newest = new Map<string, number>();
+  for (const b of builds) {
+    const key = keyOf(b.kind, b.month);
+    newest.set(key, Math.max(newest.get(key) ?? 0, Number(b.built_at)));
+  }
+  const drop = builds
+    .filter((b) => {
+      const latest = newest.get(keyOf(b.kind, b.month))!;
+      return Number(b.built_at) < latest && Date.now() - latest >= graceMs;
+    })
+    .map((b) => b.build_id);
+  if (drop.length === 0) return;
   // The builds row first: a build is read only while it has one, so its rows go after it.
   await clickhouse.command({
-    query: `DELETE FROM ${SUMMARY_BUILDS_TABLE} WHERE source = {source:String} AND build_id IN {drop:Array(UUID)}`,
-    query_params: { source: summary.source, drop: older },
+    query: `DELETE FROM ${SUMMARY_BUILDS_TABLE} WHERE build_id IN {drop:Array(UUID)}`,
+    query_params: { drop },
   });
-  for (const { table } of summary.targets) {
+  for (const table of [SESSIONS_SUMMARY_TABLE, SITE_SUMMARY_TABLE]) {
     await clickhouse.command({
       query: `DELETE FROM ${table} WHERE build_id IN {drop:Array(UUID)}`,
-      query_params: { drop: older },
+      query_params: { drop },
     });
   }
 }

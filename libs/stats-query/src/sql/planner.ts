@@ -1,3 +1,4 @@
+import type { SummaryCatalog } from '@tidemark/clickhouse';
 import { ApiError } from '@tidemark/http';
 import { addDays, DAY_MS } from '../calendar';
 import { filterLevel, filterParam, type Filter } from '../filters';
@@ -38,6 +39,11 @@ export interface StatsSqlContext {
   goals?: readonly GoalDefinition[];
   /** Equivalence tests answer one query from both sources; production lets the planner choose. */
   forceSource?: DataSource;
+  /**
+   * The valid closed-month summaries (libs/clickhouse/src/summaries.ts). Without it, every period
+   * is read from the rollups and `sessions_v2` alone; the answers are the same.
+   */
+  summaries?: SummaryCatalog;
 }
 
 /** Properties an event carries itself; grouping visits by them needs the visit's events. */

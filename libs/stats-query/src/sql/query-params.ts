@@ -6,7 +6,18 @@ export interface ClickHouseQuery {
 
 /** The only parameter types the builders use; a type is never derived from input. */
 export type ParamType =
-  'String' | 'UUID' | 'Int32' | 'UInt32' | 'UInt64' | 'Array(String)' | "DateTime64(3, 'UTC')";
+  | 'String'
+  | 'UUID'
+  | 'Int32'
+  | 'UInt32'
+  | 'UInt64'
+  | 'Array(String)'
+  | 'Array(UUID)'
+  | 'Array(UInt8)'
+  | "DateTime64(3, 'UTC')"
+  | "Array(DateTime64(3, 'UTC'))";
+
+const instantText = (at: Date) => at.toISOString().replace('T', ' ').replace('Z', '');
 
 /**
  * Collects the values of one query. Every value from a request, a site or a goal goes through
@@ -18,7 +29,7 @@ export class QueryParams {
   readonly values: Record<string, unknown> = {};
   #count = 0;
 
-  bind(value: string | number | readonly string[], type: ParamType): string {
+  bind(value: string | number | readonly (string | number)[], type: ParamType): string {
     const name = `p${this.#count++}`;
     this.values[name] = typeof value === 'object' ? [...value] : value;
     return `{${name}:${type}}`;
@@ -26,7 +37,11 @@ export class QueryParams {
 
   /** An instant as `YYYY-MM-DD hh:mm:ss.mmm` in UTC, read back exactly by `DateTime64(3, 'UTC')`. */
   instant(at: Date): string {
-    return this.bind(at.toISOString().replace('T', ' ').replace('Z', ''), "DateTime64(3, 'UTC')");
+    return this.bind(instantText(at), "DateTime64(3, 'UTC')");
+  }
+
+  instants(at: readonly Date[]): string {
+    return this.bind(at.map(instantText), "Array(DateTime64(3, 'UTC'))");
   }
 
   query(text: string): ClickHouseQuery {

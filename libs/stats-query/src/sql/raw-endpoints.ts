@@ -47,7 +47,7 @@ function rawFilters(sc: Scope, filters: readonly Filter[], visitsFrom: string, v
  */
 function periodScope(ctx: StatsSqlContext, filters: readonly Filter[], what: string): Scope {
   assertRawRetention(ctx, what, { rebuildsVisits: filters.some((f) => filterLevel(f) === 'session') });
-  return new Scope(ctx.siteId, ctx.goals, ctx.timezone, ctx.period);
+  return new Scope(ctx.siteId, ctx.goals, ctx.timezone, ctx.period, ctx.summaries);
 }
 
 /** The period's events of the site that pass the filters. */

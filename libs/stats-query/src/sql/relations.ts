@@ -21,7 +21,8 @@ import {
   TABLES,
   type SessionAttribute,
 } from './schema';
-import type { MonthPiece, Scope } from './scope';
+import { SESSION_ID_MARGIN_MS, type Scope } from './scope';
+import { joinRanges, monthsTouched, planSiteReads, planVisitReads, type SummaryRead } from './summary-plan';
 
 /*
  * The two halves every stats answer is made of, each a subquery with a `g` group column (absent
@@ -143,8 +144,10 @@ export function rollupEventPart(
   choice: EventRollup,
   columns: readonly EventColumn[],
 ): string {
-  if (choice.table === 'site' && grouping.kind === 'total' && sc.hasWholeMonth)
-    return siteTotals(sc, columns);
+  if (choice.table === 'site' && grouping.kind === 'total' && sc.summarizable) {
+    const reads = planSiteReads(sc.monthPieces, sc.summaries!);
+    if (reads.length > 0) return siteTotals(sc, columns, reads);
+  }
   const where = [`site_id = ${sc.site}`, `bucket >= ${sc.start}`, `bucket < ${sc.end}`];
   let table: string;
   let value: string | undefined;
@@ -192,40 +195,37 @@ export function rollupEventPart(
 }
 
 /**
- * Site totals over the period: each of its `monthPieces` (whole UTC months, and the rest of the
- * month it starts in) is read as one row of `rollup_site_per_month` where a valid build has that
- * month (libs/clickhouse/src/summaries.ts), everything else as 15-minute rows. Merging a month's
- * visitor state costs ~65,536 hashes at most, against every visitor of every 15-minute bucket (12
- * months: 2.3 million); `uniq` merges to the same state whatever the grouping of its inputs, so the
- * answer is the one the 15-minute rows give.
+ * Site totals over the period with `reads` (see `planSiteReads`) standing for their stretches: one
+ * row of `rollup_site_summary` each, and 15-minute rows for the rest. Merging a month's visitor
+ * state costs ~65,536 hashes at most, against every visitor of every 15-minute bucket (12 months:
+ * 2.3 million); `uniq` merges to the same state whatever the grouping of its inputs, so the answer
+ * is the one the 15-minute rows give.
  */
-function siteTotals(sc: Scope, columns: readonly EventColumn[]): string {
-  const pieces = sc.monthPieces;
-  const [first] = pieces as [MonthPiece];
-  const partial = first.fromDay > 1 ? first : undefined;
-  const pieceMonths = sc.p.bind(
-    pieces.map((piece) => piece.partition),
-    'Array(String)',
+function siteTotals(sc: Scope, columns: readonly EventColumn[], reads: readonly SummaryRead[]): string {
+  const fine = [
+    `site_id = ${sc.site}`,
+    `bucket >= ${sc.start}`,
+    `bucket < ${sc.end}`,
+    ...joinRanges(reads).map(
+      (r) => `NOT (bucket >= ${sc.p.instant(r.from)} AND bucket < ${sc.p.instant(r.to)})`,
+    ),
+  ];
+  const builds = sc.p.bind(
+    reads.map((r) => r.buildId),
+    'Array(UUID)',
   );
-  const builds = `arrayFilter(b -> b.1 = '${TABLES.siteRollup}' AND has(${pieceMonths}, b.2), ${sc.summaryBuilds})`;
-  const summarized = `arrayMap(b -> b.2, ${builds})`;
-  const fine = [`site_id = ${sc.site}`, `bucket >= ${sc.start}`, `bucket < ${sc.end}`];
-  const coarse = [`site_id = ${sc.site}`, `has(arrayMap(b -> b.3, ${builds}), build_id)`];
-  if (partial) {
-    const month = sc.p.bind(partial.partition, 'String');
-    // Whole months drop out by partition; the partial one by time, from its first whole day on.
-    fine.push(
-      `NOT has(arrayFilter(m -> m != ${month}, ${summarized}), _partition_id)`,
-      `NOT (_partition_id = ${month} AND bucket >= ${sc.p.instant(partial.from)} AND has(${summarized}, ${month}))`,
-    );
-    coarse.push(`from_day = if(partition_id = ${month}, ${sc.p.bind(partial.fromDay, 'UInt32')}, 1)`);
-  } else {
-    fine.push(`NOT has(${summarized}, _partition_id)`);
-    coarse.push('from_day = 1');
-  }
+  const days = sc.p.bind(
+    reads.map((r) => r.fromDay),
+    'Array(UInt8)',
+  );
+  const coarse = [
+    `site_id = ${sc.site}`,
+    `build_id IN ${builds}`,
+    `from_day = transform(build_id, ${builds}, ${days}, toUInt8(0))`,
+  ];
   const from = [
     select(['visitors', 'pageviews', 'events'], TABLES.siteRollup, fine),
-    select(['visitors', 'pageviews', 'events'], TABLES.siteMonthRollup, coarse),
+    select(['visitors', 'pageviews', 'events'], TABLES.siteSummary, coarse),
   ];
   return select(
     aggregates(columns, ROLLUP_EVENT_AGGREGATES),
@@ -264,9 +264,9 @@ export function filteredVisits(grouped: string, conditions: readonly string[]): 
  * visits a day: 61 ms, against 134 ms for one unpartitioned table of two merged parts and 256 ms
  * for a GROUP BY session_id). Conditions on merged values (the period, filters) sit outside the
  * FINAL read, which applies them after merging: a partial row's `start` is only an upper bound of
- * its visit's start.
+ * its visit's start. `excludePartitions` (an `Array(String)` placeholder) names partitions whose
+ * visits are read elsewhere.
  */
-/** `excludePartitions`: an array expression of partitions read elsewhere. */
 function rollupSessions(sc: Scope, a: ShapeAnalysis, excludePartitions?: string): string {
   const columns = [
     'session_id',
@@ -284,7 +284,7 @@ function rollupSessions(sc: Scope, a: ShapeAnalysis, excludePartitions?: string)
     `WHERE ${and([
       `site_id = ${sc.site}`,
       `session_id BETWEEN ${firstId} AND ${lastId}`,
-      ...(excludePartitions ? [`NOT has(${excludePartitions}, _partition_id)`] : []),
+      ...(excludePartitions ? [`_partition_id NOT IN ${excludePartitions}`] : []),
     ])}`,
   ].join('\n  ');
   return filteredVisits(merged, [
@@ -367,44 +367,70 @@ const SUMMED_VISITS: Record<Exclude<VisitColumn, 'v_visitors'>, string> = {
 
 const isSummed = (c: VisitColumn): c is keyof typeof SUMMED_VISITS => c in SUMMED_VISITS;
 
+const FAR_FUTURE = "toDateTime64('2106-01-01 00:00:00', 3, 'UTC')";
+const FAR_PAST = "toDateTime64(0, 3, 'UTC')";
+
 /**
- * Visit totals of an unfiltered period, from the closed months' summaries where a valid build has
- * them (libs/clickhouse/src/summaries.ts): each of the period's `monthPieces` as one row of
- * `sessions_summary_per_month`, the rest of those months as 15-minute sums, and only the months
- * without a build visit by visit. A year is then a row per month and the current month's visits,
- * against 2.3 million visits.
+ * Visit totals of an unfiltered period where valid builds of `sessions_summary` cover some of the
+ * months it reads: those months as their 15-minute sums, the stretches of `reads` (see
+ * `planVisitReads`) as one month row each instead, and only the other months visit by visit. A year
+ * is then a dozen rows, a few hundred 15-minute rows and the current month's visits, against 2.3
+ * million visits. `undefined` when no build applies.
  */
-function summarizedVisitTotals(sc: Scope, a: ShapeAnalysis, columns: readonly VisitColumn[]): string {
-  const pieces = sc.monthPieces;
-  const [first] = pieces as [MonthPiece];
-  const builds = `arrayFilter(b -> b.1 = '${TABLES.sessions}', ${sc.summaryBuilds})`;
-  const pieceMonths = sc.p.bind(
-    pieces.map((piece) => piece.partition),
-    'Array(String)',
+function summarizedVisitTotals(
+  sc: Scope,
+  a: ShapeAnalysis,
+  columns: readonly VisitColumn[],
+): string | undefined {
+  const [start, end] = sc.bounds;
+  // The partitions the per-visit read touches: its session ids reach a day beyond the period.
+  const touched = monthsTouched(
+    new Date(start.getTime() - SESSION_ID_MARGIN_MS),
+    new Date(end.getTime() + SESSION_ID_MARGIN_MS + 1000),
   );
-  const pieceBuilds = `arrayFilter(b -> has(${pieceMonths}, b.2), ${builds})`;
+  const monthBuilds = new Map<string, string>();
+  for (const month of touched) {
+    const buildId = sc.summaries!.build('sessions_month', month);
+    if (buildId) monthBuilds.set(month, buildId);
+  }
+  if (monthBuilds.size === 0) return undefined;
+  const reads = planVisitReads(sc.monthPieces, sc.summaries!);
   const sums = aggregates(columns.filter(isSummed), SUMMED_VISITS);
-  const parts = [
-    select(
-      aggregates(columns, PER_VISIT),
-      `(\n  ${rollupSessions(sc, a, `arrayMap(b -> b.2, ${builds})`)}\n) AS s`,
-      [],
-    ),
+  const parts: string[] = [];
+  if (monthBuilds.size < touched.length) {
+    const summarized = sc.p.bind([...monthBuilds.keys()], 'Array(String)');
+    parts.push(
+      select(aggregates(columns, PER_VISIT), `(\n  ${rollupSessions(sc, a, summarized)}\n) AS s`, []),
+    );
+  }
+  const fifteenMinutes = [`from_day = 0`, `bucket >= ${sc.start}`, `bucket < ${sc.end}`];
+  let rows = `(${fifteenMinutes.join(' AND ')})`;
+  if (reads.length > 0) {
+    // A month row holds its month's visits from its day on; their 15-minute rows are skipped.
+    const builds = sc.p.bind(
+      reads.map((r) => r.buildId),
+      'Array(UUID)',
+    );
+    const froms = sc.p.instants(reads.map((r) => r.from));
+    const tos = sc.p.instants(reads.map((r) => r.to));
+    const days = sc.p.bind(
+      reads.map((r) => r.fromDay),
+      'Array(UInt8)',
+    );
+    fifteenMinutes.push(
+      `NOT (bucket >= transform(build_id, ${builds}, ${froms}, ${FAR_FUTURE})
+            AND bucket < transform(build_id, ${builds}, ${tos}, ${FAR_PAST}))`,
+    );
+    rows = `((${fifteenMinutes.join(' AND ')})
+         OR (from_day > 0 AND from_day = transform(build_id, ${builds}, ${days}, toUInt8(0))))`;
+  }
+  parts.push(
     select(sums, TABLES.sessionsSummary, [
       `site_id = ${sc.site}`,
-      `bucket >= ${sc.start}`,
-      `bucket < ${sc.end}`,
-      `has(arrayMap(b -> b.3, ${builds}), build_id)`,
-      // What the month rows below hold: visits of a piece's month from the piece's start on.
-      `NOT (has(arrayMap(b -> b.2, ${pieceBuilds}), partition_id)
-         AND bucket >= ${sc.p.instant(first.from)} AND toString(toYYYYMM(bucket)) = partition_id)`,
+      `build_id IN ${sc.p.bind([...monthBuilds.values()], 'Array(UUID)')}`,
+      rows,
     ]),
-    select(sums, TABLES.sessionsMonthSummary, [
-      `site_id = ${sc.site}`,
-      `has(arrayMap(b -> b.3, ${pieceBuilds}), build_id)`,
-      `from_day = if(partition_id = ${sc.p.bind(first.partition, 'String')}, ${sc.p.bind(first.fromDay, 'UInt32')}, 1)`,
-    ]),
-  ];
+  );
   return select(
     columns.map((c) => `sum(${c}) AS ${c}`),
     `(\n  ${parts.join('\n  UNION ALL\n  ')}\n)`,
@@ -421,11 +447,9 @@ export function visitPart(
   columns: readonly VisitColumn[],
 ): string {
   const unfiltered = a.sessionFilters.length === 0 && a.visitorFilters.length === 0;
-  // Only periods holding a whole month: a shorter one has little in closed months, and the check of
-  // which summaries are valid would cost more than it saves.
-  const summarizable = grouping.kind === 'total' && unfiltered && sc.hasWholeMonth;
-  if (source === 'rollups' && summarizable && columns.every(isSummed)) {
-    return summarizedVisitTotals(sc, a, columns);
+  if (source === 'rollups' && grouping.kind === 'total' && unfiltered && sc.summarizable) {
+    const summarized = columns.every(isSummed) ? summarizedVisitTotals(sc, a, columns) : undefined;
+    if (summarized !== undefined) return summarized;
   }
   let from: string;
   const perVisitEvents = source === 'raw' && a.needsVisitEvents;

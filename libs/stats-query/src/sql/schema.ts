@@ -1,8 +1,4 @@
-import {
-  ROLLUP_SITE_MONTH_TABLE,
-  SESSIONS_MONTH_SUMMARY_TABLE,
-  SESSIONS_SUMMARY_TABLE,
-} from '@tidemark/clickhouse';
+import { SESSIONS_SUMMARY_TABLE, SITE_SUMMARY_TABLE } from '@tidemark/clickhouse';
 import { keyLevel } from '../filters';
 
 /**
@@ -20,9 +16,8 @@ export const TABLES = {
   siteRollup: 'rollup_site_per_15m',
   dimensionRollup: 'rollup_dimensions_per_15m',
   locationRollup: 'rollup_locations_per_15m',
-  siteMonthRollup: ROLLUP_SITE_MONTH_TABLE,
+  siteSummary: SITE_SUMMARY_TABLE,
   sessionsSummary: SESSIONS_SUMMARY_TABLE,
-  sessionsMonthSummary: SESSIONS_MONTH_SUMMARY_TABLE,
 } as const;
 
 /** The rollup grain: every local hour, day, week and month boundary in use is a multiple of it. */

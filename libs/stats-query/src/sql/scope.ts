@@ -1,4 +1,4 @@
-import { VALID_BUILDS_SQL } from '@tidemark/clickhouse';
+import type { SummaryCatalog } from '@tidemark/clickhouse';
 import { DAY_MS } from '../calendar';
 import type { ResolvedPeriod } from '../periods';
 import { assertTimeZone, offsetSchedule } from '../timezone';
@@ -65,7 +65,6 @@ export class Scope {
   readonly site: string;
   readonly goals: readonly GoalDefinition[];
   #memo = new Map<string, string>();
-  #summaries = false;
   #offset?: (column: string) => string;
 
   constructor(
@@ -73,6 +72,8 @@ export class Scope {
     goals: readonly GoalDefinition[] | undefined,
     private readonly timezone?: string,
     private readonly period?: ResolvedPeriod,
+    /** Closed-month summaries a query may read; none without it. */
+    readonly summaries?: SummaryCatalog,
   ) {
     this.site = this.p.bind(siteId, 'UUID');
     this.goals = goals ?? [];
@@ -133,24 +134,6 @@ export class Scope {
    * The partition ids (`YYYYMM`) of the UTC months wholly inside the period: the months a closed-
    * month summary can answer for (see relations.ts).
    */
-  /**
-   * The valid closed-month summary builds, an array of `(source, partition_id, build_id)`: a scalar
-   * of the query's WITH clause (`withClauses`), so it is evaluated once however many parts use it.
-   */
-  get summaryBuilds(): string {
-    this.#summaries = true;
-    return 'summary_builds_valid';
-  }
-
-  /** What the query's WITH clause must define for the parts built so far. */
-  get withClauses(): string[] {
-    return this.#summaries
-      ? [
-          `(SELECT groupArray((source, partition_id, build_id)) FROM (${VALID_BUILDS_SQL})) AS summary_builds_valid`,
-        ]
-      : [];
-  }
-
   /** The period's `monthPieces`. */
   get monthPieces(): MonthPiece[] {
     const { startUtc, endUtc } = this.#period();
@@ -158,11 +141,17 @@ export class Scope {
   }
 
   /**
-   * Whether the period holds a whole UTC month. Summaries are read only then: a shorter period has
-   * little in closed months, and finding the valid builds would cost more than it saves.
+   * Whether summaries may answer part of the query: a catalog, and a period holding a whole UTC
+   * month (a shorter one has little in closed months: its 15-minute rows cost about as much).
    */
-  get hasWholeMonth(): boolean {
-    return this.monthPieces.some((piece) => piece.fromDay === 1);
+  get summarizable(): boolean {
+    return this.summaries !== undefined && this.monthPieces.some((piece) => piece.fromDay === 1);
+  }
+
+  /** `[start, end)` of the period: the instants, not their placeholders. */
+  get bounds(): [Date, Date] {
+    const { startUtc, endUtc } = this.#period();
+    return [startUtc, endUtc];
   }
 
   get endMargin(): string {

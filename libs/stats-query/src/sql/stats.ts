@@ -127,11 +127,9 @@ function statsSelect(
     )
     .join('\n');
   const withTotal = columns.includes('conversion_rate')
-    ? [`(\n${totalVisitors(sc, shape.filters, source)}\n) AS total_visitors`]
-    : [];
-  // After every part is built: the scope knows then what they use. Summaries first, as the total may read them.
-  const withs = [...sc.withClauses, ...withTotal];
-  return `${withs.length ? `WITH ${withs.join(',\n')}\n` : ''}SELECT ${select.join(', ')}\nFROM ${from}`;
+    ? `WITH (\n${totalVisitors(sc, shape.filters, source)}\n) AS total_visitors\n`
+    : '';
+  return `${withTotal}SELECT ${select.join(', ')}\nFROM ${from}`;
 }
 
 export interface BuiltStatsQuery {
@@ -140,7 +138,7 @@ export interface BuiltStatsQuery {
 }
 
 function scopeFor(ctx: StatsSqlContext): Scope {
-  return new Scope(ctx.siteId, ctx.goals, ctx.timezone, ctx.period);
+  return new Scope(ctx.siteId, ctx.goals, ctx.timezone, ctx.period, ctx.summaries);
 }
 
 /** One row holding each requested metric over the period. */
@@ -230,7 +228,7 @@ export function buildBreakdown(
     `ORDER BY ${q.sort.metric} ${direction}, value ASC`,
     `LIMIT ${limit} OFFSET ${offset}`,
   ].join('\n');
-  const count = new Scope(ctx.siteId, ctx.goals, ctx.timezone, ctx.period);
+  const count = new Scope(ctx.siteId, ctx.goals, ctx.timezone, ctx.period, ctx.summaries);
   const countBody = statsSelect(count, shape, plan.source, columns, 'value');
   return {
     sql: sc.p.query(page),

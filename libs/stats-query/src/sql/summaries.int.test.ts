@@ -1,15 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createClickHouse,
+  loadSummaryCatalog,
+  migrateClickHouse,
   refreshClosedMonthSummaries,
-  VALID_BUILDS_SQL,
   type ClickHouse,
+  type SummaryCatalog,
 } from '@tidemark/clickhouse';
-import { migrateClickHouse } from '@tidemark/clickhouse';
 import { sessionIdAt } from '@tidemark/events';
 import { stackEnv, uniqueSuffix } from '../../../../test/support/stack';
 import { SERIES_METRICS, type Metric } from '../metrics';
-import { resolvePeriod } from '../periods';
+import { resolvePeriod, type ResolvedPeriod } from '../periods';
 import { eventRow, generateTraffic } from '../testing/dataset';
 import type { StatsSqlContext } from './planner';
 import type { ClickHouseQuery } from './query-params';
@@ -18,20 +19,22 @@ import { buildAggregate } from './stats';
 /*
  * Closed-month summaries on the real engine: an aggregate reads them for the months they cover and
  * answers exactly what it answers without them, and a month that changed after its build is read
- * in full until the next build.
+ * from its sources until the next build.
  */
 
 const SITE = '5a1c7e2e-3b0f-4c55-9d0e-6b2f0a9c1e11';
 const OTHER = '6b2d8f3f-4c1a-4d66-8e1f-7c3a1b0d2f22';
 const NOW = new Date('2026-04-05T00:00:00Z');
 const METRICS: readonly Metric[] = [...SERIES_METRICS, 'views_per_visit'];
-// Berlin: 2026-01-24T23:00Z .. 2026-04-03T22:00Z, which holds the whole UTC months 02 and 03.
-const PERIOD = resolvePeriod(
+// Berlin: 2026-01-24T23:00Z .. 2026-04-03T22:00Z: January from the 25th, February and March whole.
+const BERLIN = resolvePeriod(
   { preset: 'custom', from: '2026-01-25', to: '2026-04-03' },
-  {
-    timezone: 'Europe/Berlin',
-    now: NOW,
-  },
+  { timezone: 'Europe/Berlin', now: NOW },
+);
+// UTC, January to March whole: read as one January-to-March row.
+const QUARTER = resolvePeriod(
+  { preset: 'custom', from: '2026-01-01', to: '2026-03-31' },
+  { timezone: 'UTC', now: NOW },
 );
 
 describe('closed-month summaries', () => {
@@ -41,30 +44,32 @@ describe('closed-month summaries', () => {
     const { query, query_params } = typeof q === 'string' ? { query: q, query_params: {} } : q;
     return (await ch.query({ query, query_params, format: 'JSONEachRow' })).json<T>();
   };
-  const context = (forceSource?: 'raw' | 'rollups'): StatsSqlContext => ({
+  const catalog = () => loadSummaryCatalog((query) => rows(query));
+  const context = (period: ResolvedPeriod, summaries?: SummaryCatalog, raw = false): StatsSqlContext => ({
     siteId: SITE,
-    timezone: 'Europe/Berlin',
-    period: PERIOD,
+    timezone: period === QUARTER ? 'UTC' : 'Europe/Berlin',
+    period,
     now: NOW,
     rawRetentionDays: 3650,
     goals: [],
-    ...(forceSource ? { forceSource } : {}),
+    ...(raw ? { forceSource: 'raw' as const } : {}),
+    ...(summaries ? { summaries } : {}),
   });
-  const aggregate = async (metrics: readonly Metric[] = METRICS, source?: 'raw' | 'rollups') =>
-    (await rows(buildAggregate({ metrics, filters: [] }, context(source)).sql))[0];
+  const aggregate = async (ctx: StatsSqlContext, metrics: readonly Metric[] = METRICS) =>
+    (await rows(buildAggregate({ metrics, filters: [] }, ctx).sql))[0];
+  /** The answer from raw events, from the rollups alone, and with the summaries: all three. */
+  const answers = async (period: ResolvedPeriod, metrics: readonly Metric[] = METRICS) => ({
+    raw: await aggregate(context(period, undefined, true), metrics),
+    rollups: await aggregate(context(period), metrics),
+    summaries: await aggregate(context(period, await catalog()), metrics),
+  });
+  const same = (x: unknown) => ({ raw: x, rollups: x, summaries: x });
   const insert = (values: Record<string, unknown>[]) =>
     ch.insert({ table: 'events', values, format: 'JSONEachRow' });
-  const builds = async () =>
-    (
-      await rows<{ source: string; partition_id: string; n: string }>(
-        `SELECT source, partition_id, toString(count()) AS n FROM summary_builds
-          GROUP BY source, partition_id ORDER BY source, partition_id`,
-      )
-    ).map((r) => `${r.source} ${r.partition_id} x${r.n}`);
-  const validBuild = async (source: string, partition: string) =>
-    (await rows<{ source: string; partition_id: string; build_id: string }>(VALID_BUILDS_SQL)).find(
-      (r) => r.source === source && r.partition_id === partition,
-    )!.build_id;
+  const names = (built: Array<{ kind: string; month: string }>) =>
+    built.map((b) => `${b.kind} ${b.month}`).sort();
+  const buildOf = async (kind: 'sessions_month' | 'site_month' | 'site_year_prefix', month: string) =>
+    (await catalog()).build(kind, month)!;
 
   beforeAll(async () => {
     // Raw retention far beyond NOW's past, so raw answers can be compared with summarized ones.
@@ -83,34 +88,35 @@ describe('closed-month summaries', () => {
     await ch?.close();
   });
 
-  it('answers an aggregate from closed months exactly as without them', async () => {
-    const before = await aggregate();
+  it('answers exactly as the rollups and raw events do, for a year prefix and a rest of month', async () => {
+    const before = await aggregate(context(BERLIN));
     expect(Number(before!.visits)).toBeGreaterThan(200);
-    expect(await aggregate(METRICS, 'raw')).toEqual(before);
+    const quarter = await aggregate(context(QUARTER));
 
-    const built = await refreshClosedMonthSummaries(ch, { now: NOW });
-    // April is the current month at NOW: it is never summarized.
-    expect(built.map((b) => `${b.source} ${b.partitionId}`).sort()).toEqual([
-      'rollup_site_per_15m 202601',
-      'rollup_site_per_15m 202602',
-      'rollup_site_per_15m 202603',
-      'sessions_v2 202601',
-      'sessions_v2 202602',
-      'sessions_v2 202603',
+    // April is the current month at NOW: it is never summarized; nor is January's prefix (its month).
+    expect(names(await refreshClosedMonthSummaries(ch, { now: NOW }))).toEqual([
+      'sessions_month 202601',
+      'sessions_month 202602',
+      'sessions_month 202603',
+      'site_month 202601',
+      'site_month 202602',
+      'site_month 202603',
+      'site_year_prefix 202602',
+      'site_year_prefix 202603',
     ]);
-    expect(await aggregate()).toEqual(before);
-    expect(await aggregate(['visitors'])).toEqual({ visitors: before!.visitors });
-    expect(await aggregate(['visits', 'bounce_rate', 'visit_duration'])).toEqual({
+    expect(await answers(BERLIN)).toEqual(same(before));
+    expect(await answers(QUARTER)).toEqual(same(quarter));
+    expect((await answers(BERLIN, ['visitors'])).summaries).toEqual({ visitors: before!.visitors });
+    expect((await answers(BERLIN, ['visits', 'bounce_rate'])).summaries).toEqual({
       visits: before!.visits,
       bounce_rate: before!.bounce_rate,
-      visit_duration: before!.visit_duration,
     });
     // Nothing changed: a second run builds nothing.
     expect(await refreshClosedMonthSummaries(ch, { now: NOW })).toEqual([]);
   });
 
-  it('reads a month that changed after its build in full, until the next build replaces it', async () => {
-    const before = await aggregate();
+  it('reads a month that changed after its build from its sources, until the next build', async () => {
+    const before = await aggregate(context(BERLIN));
     // A late visit of two pageviews in February, a summarized month.
     const start = new Date('2026-02-10T09:00:00Z');
     const session_id = sessionIdAt(start, 77);
@@ -123,93 +129,108 @@ describe('closed-month summaries', () => {
         pathname: '/later',
       }),
     ]);
-    const late = await aggregate();
+    const late = await aggregate(context(BERLIN));
     expect(Number(late!.visits)).toBe(Number(before!.visits) + 1);
     expect(Number(late!.pageviews)).toBe(Number(before!.pageviews) + 2);
-    expect(await aggregate(METRICS, 'raw')).toEqual(late);
+    expect(await answers(BERLIN)).toEqual(same(late));
 
-    const rebuilt = await refreshClosedMonthSummaries(ch, { now: NOW });
-    expect(rebuilt.map((b) => `${b.source} ${b.partitionId}`).sort()).toEqual([
-      'rollup_site_per_15m 202602',
-      'sessions_v2 202602',
+    // February changed, and March's prefix holds February.
+    const rebuilt = await refreshClosedMonthSummaries(ch, { now: NOW, supersededGraceMs: 0 });
+    expect(names(rebuilt)).toEqual([
+      'sessions_month 202602',
+      'site_month 202602',
+      'site_year_prefix 202602',
+      'site_year_prefix 202603',
     ]);
-    expect(await aggregate()).toEqual(late);
-    // The older build of February is gone, rows and all.
-    expect(await builds()).toEqual([
-      'rollup_site_per_15m 202601 x1',
-      'rollup_site_per_15m 202602 x1',
-      'rollup_site_per_15m 202603 x1',
-      'sessions_v2 202601 x1',
-      'sessions_v2 202602 x1',
-      'sessions_v2 202603 x1',
-    ]);
-    for (const table of ['sessions_summary_per_15m', 'sessions_summary_per_month', 'rollup_site_per_month']) {
+    expect(await answers(BERLIN)).toEqual(same(late));
+    // The next run drops the superseded builds (no grace here), rows and all.
+    expect(await refreshClosedMonthSummaries(ch, { now: NOW, supersededGraceMs: 0 })).toEqual([]);
+    const perKind = await rows<{ n: string }>(
+      'SELECT toString(max(n)) AS n FROM (SELECT count() AS n FROM summary_builds GROUP BY kind, month)',
+    );
+    expect(perKind).toEqual([{ n: '1' }]);
+    for (const table of ['sessions_summary', 'rollup_site_summary']) {
       const stale = await rows<{ n: string }>(
         `SELECT toString(count()) AS n FROM ${table} WHERE build_id NOT IN (SELECT build_id FROM summary_builds)`,
       );
       expect({ table, stale }).toEqual({ table, stale: [{ n: '0' }] });
     }
+    expect(await answers(BERLIN)).toEqual(same(late));
   });
 
-  it('reads the summaries, not the source, for the months they cover', async () => {
-    const before = await aggregate();
-    // Rows added to a valid build of each summary show up in the answer: proof it is what is read.
-    const february = await validBuild('sessions_v2', '202602');
+  it('reads the summary rows, and only those, that stand for the period', async () => {
+    const berlin = await aggregate(context(BERLIN, await catalog()), ['visits', 'pageviews']);
+    const quarter = await aggregate(context(QUARTER, await catalog()), ['pageviews']);
+    // Rows added to valid builds show up in the answer where the plan reads them, and only there.
+    const february = await buildOf('sessions_month', '202602');
     const visits = { bounces: 0, duration_ms: 0, pageviews: 0, events: 0 };
-    // February is a whole month of the period: its month row is read, not its 15-minute rows.
     await ch.insert({
-      table: 'sessions_summary_per_month',
+      table: 'sessions_summary',
       format: 'JSONEachRow',
       values: [
-        { build_id: february, site_id: SITE, partition_id: '202602', from_day: 1, visits: 1000, ...visits },
-        { build_id: february, site_id: SITE, partition_id: '202602', from_day: 2, visits: 50, ...visits },
-      ],
-    });
-    await ch.insert({
-      table: 'sessions_summary_per_15m',
-      format: 'JSONEachRow',
-      values: [
+        // February is a whole month of the period: its month row is read...
         {
           build_id: february,
           site_id: SITE,
-          partition_id: '202602',
+          from_day: 1,
+          bucket: '2026-02-01 00:00:00',
+          visits: 1000,
+          ...visits,
+        },
+        {
+          build_id: february,
+          site_id: SITE,
+          from_day: 2,
+          bucket: '2026-02-01 00:00:00',
+          visits: 50,
+          ...visits,
+        },
+        // ...not its 15-minute rows inside February,
+        {
+          build_id: february,
+          site_id: SITE,
+          from_day: 0,
           bucket: '2026-02-11 10:00:00',
           visits: 300,
           ...visits,
         },
-        // A visit of February's partition that started in March is not in the month row.
+        // but those of its visits that started in March are.
         {
           build_id: february,
           site_id: SITE,
-          partition_id: '202602',
+          from_day: 0,
           bucket: '2026-03-01 00:00:00',
           visits: 4,
           ...visits,
         },
       ],
     });
-    // The period starts on 2026-01-25 (UTC): January is read from day 25, March whole.
-    const january = await validBuild('rollup_site_per_15m', '202601');
-    const march = await validBuild('rollup_site_per_15m', '202603');
+    const site = (build: string, from_day: number, pageviews: number) => ({
+      build_id: build,
+      site_id: SITE,
+      from_day,
+      pageviews,
+      events: pageviews,
+    });
+    const january = await buildOf('site_month', '202601');
+    const march = await buildOf('site_month', '202603');
+    const prefix = await buildOf('site_year_prefix', '202603');
     await ch.insert({
-      table: 'rollup_site_per_month',
+      table: 'rollup_site_summary',
       format: 'JSONEachRow',
+      // The Berlin period reads January from day 25 and March whole; the UTC quarter the prefix.
       values: [
-        { build_id: march, site_id: SITE, partition_id: '202603', from_day: 1, pageviews: 7, events: 7 },
-        { build_id: january, site_id: SITE, partition_id: '202601', from_day: 25, pageviews: 5, events: 5 },
-        {
-          build_id: january,
-          site_id: SITE,
-          partition_id: '202601',
-          from_day: 24,
-          pageviews: 100,
-          events: 100,
-        },
-        { build_id: march, site_id: SITE, partition_id: '202603', from_day: 2, pageviews: 100, events: 100 },
+        site(january, 25, 5),
+        site(january, 24, 100),
+        site(march, 1, 7),
+        site(march, 2, 100),
+        site(prefix, 1, 9),
       ],
     });
-    const after = await aggregate(['visits', 'pageviews']);
-    expect(Number(after!.visits)).toBe(Number(before!.visits) + 1004);
-    expect(Number(after!.pageviews)).toBe(Number(before!.pageviews) + 12);
+    const after = await aggregate(context(BERLIN, await catalog()), ['visits', 'pageviews']);
+    expect(Number(after!.visits)).toBe(Number(berlin!.visits) + 1004);
+    expect(Number(after!.pageviews)).toBe(Number(berlin!.pageviews) + 12);
+    const quarterAfter = await aggregate(context(QUARTER, await catalog()), ['pageviews']);
+    expect(Number(quarterAfter!.pageviews)).toBe(Number(quarter!.pageviews) + 9);
   });
 });

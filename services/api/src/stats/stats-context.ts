@@ -1,3 +1,4 @@
+import type { SummaryCatalog } from '@tidemark/clickhouse';
 import type { Pool } from '@tidemark/db';
 import { ApiError } from '@tidemark/http';
 import {
@@ -27,6 +28,8 @@ export interface StatsEnv {
   pool: Pool;
   reader: StatsReader;
   rawRetentionDays: number;
+  /** The valid closed-month summaries (see `summaryCatalogCache`). */
+  summaries: (log: FastifyBaseLogger) => Promise<SummaryCatalog | undefined>;
   debug: StatsDebug;
 }
 
@@ -71,9 +74,11 @@ export async function statsContext(
 ): Promise<StatsSqlContext> {
   const now = env.debug.now?.() ?? new Date();
   const needsGoals = opts.needsGoals || query.filters.some((f) => f.key === 'goal');
-  const [goals, earliest] = await Promise.all([
+  // A forced source compares rollups with raw events: summaries stay out of it.
+  const [goals, earliest, summaries] = await Promise.all([
     needsGoals ? loadGoals(env.pool, site.id) : [],
     query.period.preset === 'all' ? earliestEvent(env.reader, site.id, log) : undefined,
+    env.debug.forceSource ? undefined : env.summaries(log),
   ]);
   const period: ResolvedPeriod = resolvePeriod(query.period, {
     timezone: site.timezone,
@@ -88,6 +93,7 @@ export async function statsContext(
     rawRetentionDays: env.rawRetentionDays,
     goals,
     ...(env.debug.forceSource ? { forceSource: env.debug.forceSource } : {}),
+    ...(summaries ? { summaries } : {}),
   };
 }
 

@@ -49,6 +49,7 @@ import {
   dailyLines,
   rowsToLines,
 } from './stats-export';
+import { summaryCatalogCache } from './summary-catalog';
 import { StatsReader } from './stats-reader';
 
 declare module 'fastify' {
@@ -94,6 +95,7 @@ export const statsRoutes: FastifyPluginAsyncZod<StatsRouteOptions> = async (app,
     pool: opts.pool,
     reader,
     rawRetentionDays: opts.config.RAW_RETENTION_DAYS,
+    summaries: summaryCatalogCache(reader),
     debug: opts.debug ?? {},
   };
   const access = requireSiteAccess('stats:read');

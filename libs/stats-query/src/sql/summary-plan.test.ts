@@ -1,0 +1,96 @@
+import type { SummaryCatalog, SummaryKind } from '@tidemark/clickhouse';
+import { describe, expect, it } from 'vitest';
+import { monthPieces } from './scope';
+import { joinRanges, monthsTouched, planSiteReads, planVisitReads, type SummaryRead } from './summary-plan';
+
+const at = (iso: string) => new Date(iso);
+/** A catalog holding a build named `kind:month` for each of `builds`. */
+const catalogOf = (...builds: string[]): SummaryCatalog => ({
+  build: (kind: SummaryKind, month: string) =>
+    builds.includes(`${kind}:${month}`) ? `${kind}:${month}` : undefined,
+});
+const show = (reads: SummaryRead[]) =>
+  reads.map(
+    (r) =>
+      `${r.buildId}/${r.fromDay} ${r.from.toISOString().slice(0, 10)}..${r.to.toISOString().slice(0, 10)}`,
+  );
+// Berlin's 12 months to 2026-12-06: December 2025 from the 7th, then January to November 2026.
+const YEAR = monthPieces(at('2025-12-06T23:00:00Z'), at('2026-12-06T23:00:00Z'));
+const months = (kind: SummaryKind, year: string, from: number, to: number) =>
+  Array.from({ length: to - from + 1 }, (_, i) => `${kind}:${year}${String(from + i).padStart(2, '0')}`);
+
+describe('planSiteReads', () => {
+  it('reads the rest of the first month and January to the last whole month as two rows', () => {
+    const catalog = catalogOf(
+      ...months('site_month', '2025', 12, 12),
+      ...months('site_month', '2026', 1, 11),
+      ...months('site_year_prefix', '2026', 2, 11),
+    );
+    expect(show(planSiteReads(YEAR, catalog))).toEqual([
+      'site_month:202512/7 2025-12-07..2026-01-01',
+      'site_year_prefix:202611/1 2026-01-01..2026-12-01',
+    ]);
+  });
+
+  it('takes the longest valid prefix, then month rows, and leaves months without a build out', () => {
+    const catalog = catalogOf(
+      ...months('site_month', '2026', 1, 9),
+      'site_month:202611',
+      'site_year_prefix:202606',
+      'site_year_prefix:202603',
+    );
+    expect(show(planSiteReads(YEAR, catalog))).toEqual([
+      'site_year_prefix:202606/1 2026-01-01..2026-07-01',
+      'site_month:202607/1 2026-07-01..2026-08-01',
+      'site_month:202608/1 2026-08-01..2026-09-01',
+      'site_month:202609/1 2026-09-01..2026-10-01',
+      'site_month:202611/1 2026-11-01..2026-12-01',
+    ]);
+  });
+
+  it('reads month rows for whole months that do not start at January', () => {
+    const pieces = monthPieces(at('2026-03-01T00:00:00Z'), at('2026-05-01T00:00:00Z'));
+    const catalog = catalogOf('site_month:202603', 'site_month:202604', 'site_year_prefix:202604');
+    expect(show(planSiteReads(pieces, catalog))).toEqual([
+      'site_month:202603/1 2026-03-01..2026-04-01',
+      'site_month:202604/1 2026-04-01..2026-05-01',
+    ]);
+  });
+
+  it('reads nothing without builds', () => {
+    expect(planSiteReads(YEAR, catalogOf())).toEqual([]);
+  });
+});
+
+describe('planVisitReads', () => {
+  it('reads a month row per piece that has a build, from the piece’s day', () => {
+    const catalog = catalogOf('sessions_month:202512', 'sessions_month:202603');
+    expect(show(planVisitReads(YEAR, catalog))).toEqual([
+      'sessions_month:202512/7 2025-12-07..2026-01-01',
+      'sessions_month:202603/1 2026-03-01..2026-04-01',
+    ]);
+  });
+});
+
+describe('monthsTouched and joinRanges', () => {
+  it('lists every month a stretch touches', () => {
+    expect(monthsTouched(at('2025-11-30T23:00:00Z'), at('2026-01-01T00:00:01Z'))).toEqual([
+      '202511',
+      '202512',
+      '202601',
+    ]);
+    expect(monthsTouched(at('2026-01-01T00:00:00Z'), at('2026-02-01T00:00:00Z'))).toEqual(['202601']);
+  });
+
+  it('joins touching ranges and keeps gaps', () => {
+    const r = (from: string, to: string) => ({ from: at(from), to: at(to) });
+    const joined = joinRanges([
+      r('2026-03-01T00:00:00Z', '2026-04-01T00:00:00Z'),
+      r('2026-01-01T00:00:00Z', '2026-03-01T00:00:00Z'),
+      r('2026-05-01T00:00:00Z', '2026-06-01T00:00:00Z'),
+    ]);
+    expect(
+      joined.map((x) => `${x.from.toISOString().slice(0, 10)}..${x.to.toISOString().slice(0, 10)}`),
+    ).toEqual(['2026-01-01..2026-04-01', '2026-05-01..2026-06-01']);
+  });
+});

@@ -1,0 +1,86 @@
+import type { SummaryCatalog } from '@tidemark/clickhouse';
+import type { MonthPiece } from './scope';
+
+/** One summary row per site to read instead of the sources, and the stretch of time it holds. */
+export interface SummaryRead {
+  buildId: string;
+  /** The row: from this day of the month (1: the whole month, or a January-to-month prefix). */
+  fromDay: number;
+  /** `[from, to)`, UTC instants on month or day bounds. */
+  from: Date;
+  to: Date;
+}
+
+const monthEnd = (piece: MonthPiece) =>
+  new Date(Date.UTC(piece.from.getUTCFullYear(), piece.from.getUTCMonth() + 1, 1));
+
+/**
+ * Which rows of `rollup_site_summary` answer the period's `pieces` (see `monthPieces`): from a
+ * January piece on, the longest valid January-to-month prefix of that year; otherwise each piece's
+ * month row. A piece without a valid build is left to the 15-minute rows.
+ */
+export function planSiteReads(pieces: readonly MonthPiece[], catalog: SummaryCatalog): SummaryRead[] {
+  const reads: SummaryRead[] = [];
+  let i = 0;
+  while (i < pieces.length) {
+    const piece = pieces[i]!;
+    const year = piece.partition.slice(0, 4);
+    if (piece.fromDay === 1 && piece.partition === `${year}01`) {
+      let last = i;
+      while (pieces[last + 1]?.partition.startsWith(year)) last++;
+      let prefix: { buildId: string; at: number } | undefined;
+      for (let k = last; k > i && !prefix; k--) {
+        const buildId = catalog.build('site_year_prefix', pieces[k]!.partition);
+        if (buildId) prefix = { buildId, at: k };
+      }
+      if (prefix) {
+        reads.push({
+          buildId: prefix.buildId,
+          fromDay: 1,
+          from: piece.from,
+          to: monthEnd(pieces[prefix.at]!),
+        });
+        i = prefix.at + 1;
+        continue;
+      }
+    }
+    const buildId = catalog.build('site_month', piece.partition);
+    if (buildId) reads.push({ buildId, fromDay: piece.fromDay, from: piece.from, to: monthEnd(piece) });
+    i++;
+  }
+  return reads;
+}
+
+/** The month rows of `sessions_summary` that answer the period's `pieces`, where valid builds have them. */
+export function planVisitReads(pieces: readonly MonthPiece[], catalog: SummaryCatalog): SummaryRead[] {
+  return pieces.flatMap((piece) => {
+    const buildId = catalog.build('sessions_month', piece.partition);
+    return buildId ? [{ buildId, fromDay: piece.fromDay, from: piece.from, to: monthEnd(piece) }] : [];
+  });
+}
+
+/** `YYYYMM` of every UTC month that `[from, to)` touches. */
+export function monthsTouched(from: Date, to: Date): string[] {
+  const months: string[] = [];
+  for (
+    let at = new Date(Date.UTC(from.getUTCFullYear(), from.getUTCMonth(), 1));
+    at.getTime() < to.getTime();
+    at = new Date(Date.UTC(at.getUTCFullYear(), at.getUTCMonth() + 1, 1))
+  ) {
+    months.push(`${at.getUTCFullYear()}${String(at.getUTCMonth() + 1).padStart(2, '0')}`);
+  }
+  return months;
+}
+
+/** `ranges` sorted, with touching ones joined: fewer conditions for the same rows. */
+export function joinRanges(ranges: ReadonlyArray<{ from: Date; to: Date }>): Array<{ from: Date; to: Date }> {
+  const sorted = [...ranges].sort((a, b) => a.from.getTime() - b.from.getTime());
+  const joined: Array<{ from: Date; to: Date }> = [];
+  for (const r of sorted) {
+    const last = joined.at(-1);
+    if (last && last.to.getTime() >= r.from.getTime()) {
+      if (r.to.getTime() > last.to.getTime()) last.to = r.to;
+    } else joined.push({ from: r.from, to: r.to });
+  }
+  return joined;
+}
