@@ -388,9 +388,12 @@ describe('refusals of the question', () => {
       const error = expectError(await stats(path, { site_id: site.id, ...params }), 422, 'unsupported_query');
       expect(error.message).toMatch(/raw events are kept 90 days.*Choose a period from \d{4}-\d{2}-\d{2} on/);
     }
-    // The same questions within retention are answered from raw events.
-    const recent = await stats('aggregate', { site_id: site.id, metrics: 'visits', page: '/pricing' });
+    // The same questions within retention are answered from raw events...
+    const recent = await stats('aggregate', { site_id: site.id, 'prop:plan': 'pro' });
     expect(recent.body.meta.from_rollups).toBe(false);
+    // ...and the visits they match with raw events come from the sessions table.
+    const visits = await stats('aggregate', { site_id: site.id, metrics: 'visits', page: '/pricing' });
+    expect(visits.body.meta.from_rollups).toBe(true);
     // And old periods without them come from rollups.
     const old = await stats('aggregate', {
       site_id: site.id,

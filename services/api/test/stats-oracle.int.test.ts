@@ -26,6 +26,7 @@ import {
   type OracleSite,
   type Period,
   type Shape,
+  visitsMatchEvents,
 } from './stats-oracle';
 
 /*
@@ -408,7 +409,7 @@ function expected(c: Case): { status: 200; body: unknown; fromRollups: boolean }
   const periods = [p, ...(c.compare ? [comparison(site, p, c.compare)] : [])];
   if (raw && periods.some((q) => !rawCovers(q, shape, NOW, RETENTION_DAYS))) return { status: 422 };
   const periodBody = { from: p.from, to: p.to, preset: c.preset };
-  const meta = { timezone: site.timezone, from_rollups: !raw };
+  const meta = { timezone: site.timezone, from_rollups: !raw || visitsMatchEvents(shape) };
   if (c.endpoint === 'aggregate') {
     const metrics = pickMetrics(compute(site, p, shape).get(''), c.metrics);
     let comparisonBody;

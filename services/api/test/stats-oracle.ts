@@ -667,6 +667,21 @@ export function rollupsAnswer(site: OracleSite, shape: Shape): boolean {
   return true;
 }
 
+/**
+ * Whether a raw answer matches visits with their raw events: the api then reads the visits from
+ * `sessions_v2` (part of the answer from rollups) unless raw events are forced.
+ */
+export function visitsMatchEvents(shape: Shape): boolean {
+  const filters = shape.filters.map(parse);
+  const property = shape.grouping.kind === 'property' ? shape.grouping.property : undefined;
+  const visitScoped =
+    filters.some((f) => !EVENT_LEVEL.has(f.key) && !VISITOR_LEVEL.has(f.key)) ||
+    (property !== undefined && SESSION_PROPERTIES.has(property));
+  const needsVisits = visitScoped || shape.metrics.some((m) => VISIT_METRICS.has(m));
+  const eventProperty = property !== undefined && EVENT_PROPERTIES.has(property);
+  return needsVisits && (filters.some((f) => EVENT_LEVEL.has(f.key)) || eventProperty);
+}
+
 /** Whether raw events cover what a raw answer reads: the period, and the day before when it rebuilds visits. */
 export function rawCovers(p: Period, shape: Shape, now: number, retentionDays: number): boolean {
   const filters = shape.filters.map(parse);

@@ -254,22 +254,31 @@ describe('planner', () => {
     expect(plan(metrics, filters, grouping)).toEqual({ source: 'rollups', fromRollups: true });
   });
 
-  it.each<[string, Metric[], Filter[], StatsShape['grouping'] | undefined, RegExp]>([
-    ['custom properties', ['visitors'], [f('prop:plan', 'pro')], undefined, /prop:plan/],
+  it.each<[string, Metric[], Filter[], StatsShape['grouping'] | undefined, RegExp, boolean]>([
+    ['custom properties', ['visitors'], [f('prop:plan', 'pro')], undefined, /prop:plan/, false],
     [
       'visit metrics under a page filter',
       ['visits'],
       [f('page', '/x')],
       undefined,
       /visit metrics under the page filter/,
+      true,
     ],
-    ['two dimensions', ['visitors'], [f('page', '/x'), f('device', 'Mobile')], undefined, /device and page/],
+    [
+      'two dimensions',
+      ['visitors'],
+      [f('page', '/x'), f('device', 'Mobile')],
+      undefined,
+      /device and page/,
+      false,
+    ],
     [
       'a page breakdown with visit metrics',
       ['visits'],
       [],
       { kind: 'property', property: 'page' },
       /visit metrics by page/,
+      true,
     ],
     [
       'event filters with a session filter',
@@ -277,20 +286,24 @@ describe('planner', () => {
       [f('event', 'signup'), f('channel', 'Direct')],
       undefined,
       /event filter/,
+      true,
     ],
-    ['a goal filter mixing kinds', ['visitors'], [f('goal', 'Signup|Blog')], undefined, /mixing/],
-    ['a negated page goal', ['visitors'], [f('goal', '!Blog')], undefined, /negated page goal/],
+    ['a goal filter mixing kinds', ['visitors'], [f('goal', 'Signup|Blog')], undefined, /mixing/, false],
+    ['a negated page goal', ['visitors'], [f('goal', '!Blog')], undefined, /negated page goal/, false],
     [
       'a filtered goal breakdown',
       ['visitors'],
       [f('country', 'DE')],
       { kind: 'property', property: 'goal' },
       /goal breakdown with filters/,
+      false,
     ],
-  ])('needs raw events for %s', (_, metrics, filters, grouping, reason) => {
+  ])('needs raw events for %s', (_, metrics, filters, grouping, reason, visitsFromSessions) => {
     const p = plan(metrics, filters, grouping);
     expect(p.source).toBe('raw');
-    expect(p.fromRollups).toBe(false);
+    // Visits matched with raw events come from `sessions_v2`, unless raw events are forced.
+    expect(p.fromRollups).toBe(visitsFromSessions);
+    expect(plan(metrics, filters, grouping, { forceSource: 'raw' }).fromRollups).toBe(false);
     expect(p.reason).toMatch(reason);
   });
 

@@ -254,8 +254,11 @@ export function planStatsQuery(shape: StatsShape, ctx: StatsSqlContext): QueryPl
   }
   if (coverage.ok && ctx.forceSource !== 'raw') return { source: 'rollups', fromRollups: true };
   const reason = coverage.ok ? 'the query (raw events forced)' : coverage.reason;
+  const a = analyzeShape(shape);
   assertRawRetention(ctx, reason.charAt(0).toUpperCase() + reason.slice(1), {
-    rebuildsVisits: analyzeShape(shape).needsVisits,
+    rebuildsVisits: a.needsVisits,
   });
-  return { source: 'raw', fromRollups: false, reason };
+  // Visits matched with their raw events are read from `sessions_v2` unless raw events are forced
+  // (relations.ts `visitPart`): part of the answer then comes from rollups.
+  return { source: 'raw', fromRollups: a.needsVisitEvents && ctx.forceSource !== 'raw', reason };
 }

@@ -5,7 +5,7 @@ import { assertRawRetention, type QueryPlan, type StatsSqlContext } from './plan
 import type { ClickHouseQuery } from './query-params';
 import { filteredVisits } from './relations';
 import { isSessionAttribute, rawSessionAttribute, sessionAlias, TABLES } from './schema';
-import { RAW_SESSION_MARGIN_MS, Scope } from './scope';
+import { RAW_SESSION_MARGIN_MS, Scope, scopeOptions } from './scope';
 
 /*
  * Endpoints that only raw events can answer: current visitors, funnels (event order per visitor),
@@ -47,7 +47,7 @@ function rawFilters(sc: Scope, filters: readonly Filter[], visitsFrom: string, v
  */
 function periodScope(ctx: StatsSqlContext, filters: readonly Filter[], what: string): Scope {
   assertRawRetention(ctx, what, { rebuildsVisits: filters.some((f) => filterLevel(f) === 'session') });
-  return new Scope(ctx.siteId, ctx.goals, ctx.timezone, ctx.period, ctx.summaries);
+  return new Scope(ctx.siteId, ctx.goals, ctx.timezone, ctx.period, scopeOptions(ctx));
 }
 
 /** The period's events of the site that pass the filters. */

@@ -455,7 +455,11 @@ export function visitPart(
   const perVisitEvents = source === 'raw' && a.needsVisitEvents;
   if (source === 'rollups') from = `(\n  ${rollupSessions(sc, a)}\n) AS s`;
   else if (perVisitEvents) {
-    from = `(\n  ${rawVisitEvents(sc, a)}\n) AS m\nINNER JOIN (\n  ${rawSessions(sc, a)}\n) AS s USING session_id`;
+    // The visits from `sessions_v2`, which holds them merged with the same definitions, unless raw
+    // events are forced: rebuilding them means grouping every event of the period and the days
+    // around it (7 days filtered by page: 74 ms, against 38 ms).
+    const visits = sc.rebuildVisits ? rawSessions(sc, a) : rollupSessions(sc, a);
+    from = `(\n  ${rawVisitEvents(sc, a)}\n) AS m\nINNER JOIN (\n  ${visits}\n) AS s USING session_id`;
   } else from = `(\n  ${rawSessions(sc, a)}\n) AS s`;
   const [pageviews, events] = perVisitEvents ? ['m_pageviews', 'm_events'] : ['s_pageviews', 's_events'];
   let group: string | undefined;

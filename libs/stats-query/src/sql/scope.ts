@@ -59,6 +59,17 @@ export function monthPieces(start: Date, end: Date): MonthPiece[] {
   }
 }
 
+export interface ScopeOptions {
+  summaries?: SummaryCatalog;
+  rebuildVisits?: boolean;
+}
+
+/** A query's scope options from its context. */
+export const scopeOptions = (ctx: { summaries?: SummaryCatalog; forceSource?: string }): ScopeOptions => ({
+  ...(ctx.summaries ? { summaries: ctx.summaries } : {}),
+  rebuildVisits: ctx.forceSource === 'raw',
+});
+
 /** One query's parameters and the placeholders every part of it shares. */
 export class Scope {
   readonly p = new QueryParams();
@@ -72,12 +83,21 @@ export class Scope {
     goals: readonly GoalDefinition[] | undefined,
     private readonly timezone?: string,
     private readonly period?: ResolvedPeriod,
-    /** Closed-month summaries a query may read; none without it. */
-    readonly summaries?: SummaryCatalog,
+    opts: ScopeOptions = {},
   ) {
     this.site = this.p.bind(siteId, 'UUID');
     this.goals = goals ?? [];
+    this.summaries = opts.summaries;
+    this.rebuildVisits = opts.rebuildVisits ?? false;
   }
+
+  /** Closed-month summaries a query may read; none without it. */
+  readonly summaries?: SummaryCatalog;
+  /**
+   * Visits of a raw answer rebuilt from raw events, not read from `sessions_v2`: when raw events are
+   * forced, so that the answer is independent of every table the views maintain.
+   */
+  readonly rebuildVisits: boolean;
 
   #once(name: string, make: () => string): string {
     let placeholder = this.#memo.get(name);

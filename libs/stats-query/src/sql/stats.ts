@@ -15,7 +15,7 @@ import {
 } from './planner';
 import type { ClickHouseQuery } from './query-params';
 import { rawEventPart, rollupEventPart, visitPart, type EventColumn, type VisitColumn } from './relations';
-import { Scope } from './scope';
+import { Scope, scopeOptions } from './scope';
 
 /** The columns a query's metric expressions read, so each part computes only those. */
 class UsedColumns {
@@ -138,7 +138,7 @@ export interface BuiltStatsQuery {
 }
 
 function scopeFor(ctx: StatsSqlContext): Scope {
-  return new Scope(ctx.siteId, ctx.goals, ctx.timezone, ctx.period, ctx.summaries);
+  return new Scope(ctx.siteId, ctx.goals, ctx.timezone, ctx.period, scopeOptions(ctx));
 }
 
 /** One row holding each requested metric over the period. */
@@ -228,7 +228,7 @@ export function buildBreakdown(
     `ORDER BY ${q.sort.metric} ${direction}, value ASC`,
     `LIMIT ${limit} OFFSET ${offset}`,
   ].join('\n');
-  const count = new Scope(ctx.siteId, ctx.goals, ctx.timezone, ctx.period, ctx.summaries);
+  const count = new Scope(ctx.siteId, ctx.goals, ctx.timezone, ctx.period, scopeOptions(ctx));
   const countBody = statsSelect(count, shape, plan.source, columns, 'value');
   return {
     sql: sc.p.query(page),
