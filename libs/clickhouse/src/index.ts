@@ -34,12 +34,9 @@ export {
 export {
   SESSIONS_SUMMARY_TABLE,
   SITE_SUMMARY_TABLE,
-  SUMMARY_BUILDS_TABLE,
-  SUMMARY_KINDS,
   SUMMARY_REFRESH_LOCK_ID,
   loadSummaryCatalog,
   refreshClosedMonthSummaries,
-  type RowsReader,
   type SummaryBuild,
   type SummaryCatalog,
   type SummaryKind,

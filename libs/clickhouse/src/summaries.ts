@@ -12,7 +12,7 @@ import { SESSIONS_TABLE } from './tables/sessions.table';
  * partitions still has exactly those parts, so a valid summary holds exactly what its sources hold.
  */
 
-export const SUMMARY_BUILDS_TABLE = 'summary_builds';
+const SUMMARY_BUILDS_TABLE = 'summary_builds';
 export const SESSIONS_SUMMARY_TABLE = 'sessions_summary';
 export const SITE_SUMMARY_TABLE = 'rollup_site_summary';
 
@@ -22,8 +22,7 @@ export const SITE_SUMMARY_TABLE = 'rollup_site_summary';
  * - `site_month`: `rollup_site_per_15m` totals of one month from each day to its end.
  * - `site_year_prefix`: `rollup_site_per_15m` totals from January to the month (`from_day` 1).
  */
-export const SUMMARY_KINDS = ['sessions_month', 'site_month', 'site_year_prefix'] as const;
-export type SummaryKind = (typeof SUMMARY_KINDS)[number];
+export type SummaryKind = 'sessions_month' | 'site_month' | 'site_year_prefix';
 
 const SOURCE: Record<SummaryKind, string> = {
   sessions_month: SESSIONS_TABLE,

@@ -46,5 +46,11 @@ export function createWorkerMetrics(registry: Registry) {
       labelNames: ['kind'],
       registers,
     }),
+    summaryBuilds: new Counter<'kind'>({
+      name: 'tidemark_summary_builds_total',
+      help: 'Closed-month summaries built, by kind (sessions_month, site_month, site_year_prefix)',
+      labelNames: ['kind'],
+      registers,
+    }),
   };
 }

@@ -3,7 +3,7 @@ import { createClickHouse, type ClickHouse } from '@tidemark/clickhouse';
 import { sessionIdAt } from '@tidemark/events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshClickHouse, freshPostgres, waitFor } from '../../../test/support/stack';
-import { spawnWorker, workerEnv, type WorkerProcess } from './int-support';
+import { counterValue, spawnWorker, workerEnv, type WorkerProcess } from './int-support';
 
 const SITE = '7c3e9a40-5d2b-4e77-9f20-8d4b2c1e3f33';
 
@@ -85,5 +85,15 @@ describe('the worker summarizes closed months', () => {
         .map((b) => b.split(' ')[0])
         .sort(),
     ).toEqual(['sessions_month', 'site_month']);
+    // Counted once the job's run is over, which is after its last builds row.
+    for (const kind of ['sessions_month', 'site_month']) {
+      await waitFor(
+        async () =>
+          counterValue(await worker!.metrics(), 'tidemark_summary_builds_total', { kind }) === 2
+            ? true
+            : undefined,
+        { timeout: 10_000, message: `tidemark_summary_builds_total{kind="${kind}"} at 2` },
+      );
+    }
   });
 });

@@ -111,6 +111,7 @@ export async function startJobWorkers(deps: JobWorkersDeps): Promise<Component[]
       const built = await refreshClosedMonthSummaries(deps.clickhouse, {
         lock: (work) => withAdvisoryLock(deps.pool, SUMMARY_REFRESH_LOCK_ID, work),
       });
+      for (const b of built) metrics.summaryBuilds.inc({ kind: b.kind });
       if (built.length > 0) logger.info({ built }, 'closed-month summaries built');
       return { built: built.length };
     }),
