@@ -80,8 +80,9 @@ describe('the worker summarizes closed months', () => {
     );
     expect(second.slice(0, 2)).toEqual(first);
     expect(
+      // A background merge of the new parts may rebuild it once more later: the first rebuild counts.
       second
-        .slice(2)
+        .slice(2, 4)
         .map((b) => b.split(' ')[0])
         .sort(),
     ).toEqual(['sessions_month', 'site_month']);
@@ -89,10 +90,10 @@ describe('the worker summarizes closed months', () => {
     for (const kind of ['sessions_month', 'site_month']) {
       await waitFor(
         async () =>
-          counterValue(await worker!.metrics(), 'tidemark_summary_builds_total', { kind }) === 2
+          counterValue(await worker!.metrics(), 'tidemark_summary_builds_total', { kind }) >= 2
             ? true
             : undefined,
-        { timeout: 10_000, message: `tidemark_summary_builds_total{kind="${kind}"} at 2` },
+        { timeout: 10_000, message: `tidemark_summary_builds_total{kind="${kind}"} at 2 or more` },
       );
     }
   });
