@@ -36,6 +36,7 @@ export {
   SITE_SUMMARY_TABLE,
   SUMMARY_REFRESH_LOCK_ID,
   loadSummaryCatalog,
+  monthPartition,
   refreshClosedMonthSummaries,
   type SummaryBuild,
   type SummaryCatalog,

@@ -158,13 +158,19 @@ export const SUMMARY_REFRESH_LOCK_ID = 7_246_003;
  */
 export const SUPERSEDED_BUILD_GRACE_MS = 10 * 60_000;
 
-/** Partitions are `toYYYYMM`; the current UTC month is still written to and never summarized. */
-const monthId = (at: Date) => `${at.getUTCFullYear()}${String(at.getUTCMonth() + 1).padStart(2, '0')}`;
+/**
+ * The partition id of the UTC month holding `at`: `sessions_v2` and the rollups are partitioned by
+ * `toYYYYMM`, and the summaries are keyed by it.
+ */
+export const monthPartition = (at: Date) =>
+  `${at.getUTCFullYear()}${String(at.getUTCMonth() + 1).padStart(2, '0')}`;
 
 /** January to `month` of its year, as partition ids. */
 function yearToMonth(month: string): string[] {
-  const year = month.slice(0, 4);
-  return Array.from({ length: Number(month.slice(4)) }, (_, i) => `${year}${String(i + 1).padStart(2, '0')}`);
+  const year = Number(month.slice(0, 4));
+  return Array.from({ length: Number(month.slice(4)) }, (_, i) =>
+    monthPartition(new Date(Date.UTC(year, i, 1))),
+  );
 }
 
 export interface SummaryBuild {
@@ -197,7 +203,8 @@ async function refresh(clickhouse: ClickHouse, now: Date, graceMs: number): Prom
     (await clickhouse.query({ query, format: 'JSONEachRow' })).json<T>();
   const { stamps, builds } = await loadState(rows);
   const valid = validBuilds(stamps, builds);
-  const current = monthId(now);
+  // The current UTC month is still written to and never summarized.
+  const current = monthPartition(now);
   const wanted: Array<{ kind: SummaryKind; month: string; partitions: string[] }> = [];
   for (const kind of ['sessions_month', 'site_month'] as const) {
     for (const month of stamps.get(SOURCE[kind])?.keys() ?? []) {

@@ -355,7 +355,7 @@ const PER_VISIT: Record<VisitColumn, string> = {
   v_events: 'sum(s_events)',
 };
 
-/** The same sums from `sessions_summary_per_15m`, typed as `PER_VISIT`'s so the two can be added. */
+/** The same sums from `sessions_summary`, typed as `PER_VISIT`'s so the two can be added. */
 const SUMMED_VISITS: Record<Exclude<VisitColumn, 'v_visitors'>, string> = {
   v_visits: 'sum(visits)',
   v_bounces: 'sum(bounces)',

@@ -1,4 +1,4 @@
-import type { SummaryCatalog } from '@tidemark/clickhouse';
+import { monthPartition, type SummaryCatalog } from '@tidemark/clickhouse';
 import { DAY_MS } from '../calendar';
 import type { ResolvedPeriod } from '../periods';
 import { assertTimeZone, offsetSchedule } from '../timezone';
@@ -37,6 +37,8 @@ export interface MonthPiece {
   fromDay: number;
   /** The piece's first instant, a UTC midnight. */
   from: Date;
+  /** The end of its month (exclusive). */
+  to: Date;
 }
 
 /**
@@ -51,9 +53,10 @@ export function monthPieces(start: Date, end: Date): MonthPiece[] {
     const monthEnd = new Date(Date.UTC(cursor.getUTCFullYear(), cursor.getUTCMonth() + 1, 1));
     if (monthEnd.getTime() > end.getTime()) return pieces;
     pieces.push({
-      partition: `${cursor.getUTCFullYear()}${String(cursor.getUTCMonth() + 1).padStart(2, '0')}`,
+      partition: monthPartition(cursor),
       fromDay: cursor.getUTCDate(),
       from: cursor,
+      to: monthEnd,
     });
     cursor = monthEnd;
   }
@@ -150,10 +153,6 @@ export class Scope {
     return [lo, hi];
   }
 
-  /**
-   * The partition ids (`YYYYMM`) of the UTC months wholly inside the period: the months a closed-
-   * month summary can answer for (see relations.ts).
-   */
   /** The period's `monthPieces`. */
   get monthPieces(): MonthPiece[] {
     const { startUtc, endUtc } = this.#period();

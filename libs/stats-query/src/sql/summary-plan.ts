@@ -1,4 +1,4 @@
-import type { SummaryCatalog } from '@tidemark/clickhouse';
+import { monthPartition, type SummaryCatalog } from '@tidemark/clickhouse';
 import type { MonthPiece } from './scope';
 
 /** One summary row per site to read instead of the sources, and the stretch of time it holds. */
@@ -10,9 +10,6 @@ export interface SummaryRead {
   from: Date;
   to: Date;
 }
-
-const monthEnd = (piece: MonthPiece) =>
-  new Date(Date.UTC(piece.from.getUTCFullYear(), piece.from.getUTCMonth() + 1, 1));
 
 /**
  * Which rows of `rollup_site_summary` answer the period's `pieces` (see `monthPieces`): from a
@@ -38,14 +35,14 @@ export function planSiteReads(pieces: readonly MonthPiece[], catalog: SummaryCat
           buildId: prefix.buildId,
           fromDay: 1,
           from: piece.from,
-          to: monthEnd(pieces[prefix.at]!),
+          to: pieces[prefix.at]!.to,
         });
         i = prefix.at + 1;
         continue;
       }
     }
     const buildId = catalog.build('site_month', piece.partition);
-    if (buildId) reads.push({ buildId, fromDay: piece.fromDay, from: piece.from, to: monthEnd(piece) });
+    if (buildId) reads.push({ buildId, fromDay: piece.fromDay, from: piece.from, to: piece.to });
     i++;
   }
   return reads;
@@ -55,7 +52,7 @@ export function planSiteReads(pieces: readonly MonthPiece[], catalog: SummaryCat
 export function planVisitReads(pieces: readonly MonthPiece[], catalog: SummaryCatalog): SummaryRead[] {
   return pieces.flatMap((piece) => {
     const buildId = catalog.build('sessions_month', piece.partition);
-    return buildId ? [{ buildId, fromDay: piece.fromDay, from: piece.from, to: monthEnd(piece) }] : [];
+    return buildId ? [{ buildId, fromDay: piece.fromDay, from: piece.from, to: piece.to }] : [];
   });
 }
 
@@ -67,7 +64,7 @@ export function monthsTouched(from: Date, to: Date): string[] {
     at.getTime() < to.getTime();
     at = new Date(Date.UTC(at.getUTCFullYear(), at.getUTCMonth() + 1, 1))
   ) {
-    months.push(`${at.getUTCFullYear()}${String(at.getUTCMonth() + 1).padStart(2, '0')}`);
+    months.push(monthPartition(at));
   }
   return months;
 }
