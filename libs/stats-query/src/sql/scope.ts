@@ -62,6 +62,14 @@ export function monthPieces(start: Date, end: Date): MonthPiece[] {
   }
 }
 
+/**
+ * Whether closed-month summaries may answer part of a period: it holds a whole UTC month. A shorter
+ * one has little in closed months (its 15-minute rows cost about as much), so it needs no catalog.
+ */
+export function periodMayUseSummaries(start: Date, end: Date): boolean {
+  return monthPieces(start, end).some((piece) => piece.fromDay === 1);
+}
+
 export interface ScopeOptions {
   summaries?: SummaryCatalog;
   rebuildVisits?: boolean;
@@ -159,12 +167,10 @@ export class Scope {
     return monthPieces(startUtc, endUtc);
   }
 
-  /**
-   * Whether summaries may answer part of the query: a catalog, and a period holding a whole UTC
-   * month (a shorter one has little in closed months: its 15-minute rows cost about as much).
-   */
+  /** Whether summaries may answer part of the query: a catalog, and `periodMayUseSummaries`. */
   get summarizable(): boolean {
-    return this.summaries !== undefined && this.monthPieces.some((piece) => piece.fromDay === 1);
+    const { startUtc, endUtc } = this.#period();
+    return this.summaries !== undefined && periodMayUseSummaries(startUtc, endUtc);
   }
 
   /** `[start, end)` of the period: the instants, not their placeholders. */

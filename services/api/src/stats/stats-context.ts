@@ -2,6 +2,7 @@ import type { SummaryCatalog } from '@tidemark/clickhouse';
 import type { Pool } from '@tidemark/db';
 import { ApiError } from '@tidemark/http';
 import {
+  periodMayUseSummaries,
   resolvePeriod,
   type CommonQuery,
   type DataSource,
@@ -74,17 +75,21 @@ export async function statsContext(
 ): Promise<StatsSqlContext> {
   const now = env.debug.now?.() ?? new Date();
   const needsGoals = opts.needsGoals || query.filters.some((f) => f.key === 'goal');
-  // A forced source compares rollups with raw events: summaries stay out of it.
-  const [goals, earliest, summaries] = await Promise.all([
+  const [goals, earliest] = await Promise.all([
     needsGoals ? loadGoals(env.pool, site.id) : [],
     query.period.preset === 'all' ? earliestEvent(env.reader, site.id, log) : undefined,
-    env.debug.forceSource ? undefined : env.summaries(log),
   ]);
   const period: ResolvedPeriod = resolvePeriod(query.period, {
     timezone: site.timezone,
     now,
     ...(earliest ? { earliest } : {}),
   });
+  // Only a period that can read summaries asks for the catalog (realtime and short periods never
+  // do); a forced source compares rollups with raw events, so summaries stay out of it.
+  const summaries =
+    !env.debug.forceSource && periodMayUseSummaries(period.startUtc, period.endUtc)
+      ? await env.summaries(log)
+      : undefined;
   return {
     siteId: site.id,
     timezone: site.timezone,
