@@ -128,3 +128,98 @@ describe('ClickHouse migrations: 004 moves sessions into sessions_v2, partitione
     expect(after.at(-1)).toMatchObject({ session_id: C, pageviews: 2, exit_page: '/c2' });
   });
 });
+
+describe('ClickHouse migrations: 007 adds the dimension rollup by day', () => {
+  let config: ClickHouseConfig;
+  let ch: ClickHouse;
+  let upTo006: string;
+
+  const rows = async (query: string) =>
+    (await ch.query({ query, query_params: { site: SITE }, format: 'JSONEachRow' })).json();
+  const BY_DAY = `SELECT toString(toDate(bucket)) AS day, dimension, value, uniqMerge(visitors) AS visitors,
+      sum(pageviews) AS pageviews, sum(events) AS events
+    FROM rollup_dimensions_per_15m WHERE site_id = {site:UUID}
+    GROUP BY day, dimension, value ORDER BY day, dimension, value`;
+  const DAYS = `SELECT toString(day) AS day, dimension, value, uniqMerge(visitors) AS visitors,
+      sum(pageviews) AS pageviews, sum(events) AS events
+    FROM rollup_dimensions_per_day WHERE site_id = {site:UUID}
+    GROUP BY day, dimension, value ORDER BY day, dimension, value`;
+  const insert = (events: Array<[at: string, visitor: string, path: string]>) =>
+    ch.insert({
+      table: 'events',
+      format: 'JSONEachRow',
+      values: events.map(([at, visitor_id, pathname], i) => ({
+        event_id: randomUUID(),
+        site_id: SITE,
+        timestamp: at.replace('T', ' ').replace('Z', ''),
+        name: 'pageview',
+        visitor_id,
+        session_id: sessionIdAt(new Date(at), i + 1),
+        pathname,
+      })),
+    });
+
+  beforeAll(async () => {
+    config = { url: stackEnv().CLICKHOUSE_URL, database: `t_${uniqueSuffix()}` };
+    ch = createClickHouse({ ...config, requestTimeoutMs: 60_000 });
+    upTo006 = await mkdtemp(join(tmpdir(), 'tidemark-migrations-'));
+    for (const file of await readdir(CLICKHOUSE_MIGRATIONS_DIR)) {
+      if (file < '007') await copyFile(join(CLICKHOUSE_MIGRATIONS_DIR, file), join(upTo006, file));
+    }
+  });
+
+  afterAll(async () => {
+    await ch?.close();
+    if (upTo006) await rm(upTo006, { recursive: true, force: true });
+  });
+
+  it('copies the 15-minute rows by day, even when run again, then follows every insert', async () => {
+    await migrateClickHouse(config, { rawRetentionDays: 36_500, dir: upTo006 });
+    // Two inserts, so the 15-minute rollup holds partial rows of one day and value.
+    await insert([
+      ['2026-10-14T23:50:00Z', '1', '/a'],
+      ['2026-10-15T00:10:00Z', '1', '/a'],
+      ['2026-10-15T12:00:00Z', '2', '/a'],
+    ]);
+    await insert([
+      ['2026-10-15T18:00:00Z', '1', '/a'],
+      ['2026-10-15T18:01:00Z', '3', '/b'],
+    ]);
+    const before = await rows(BY_DAY);
+    expect(before).toContainEqual(
+      expect.objectContaining({
+        day: '2026-10-15',
+        dimension: 'page',
+        value: '/a',
+        visitors: 2,
+        pageviews: 3,
+      }),
+    );
+
+    expect(await migrateClickHouse(config, { rawRetentionDays: 36_500 })).toEqual(['007_dimension_days.sql']);
+    // The first try died before recording itself: the next start runs it again.
+    await ch.command({
+      query: "ALTER TABLE schema_migrations DELETE WHERE version >= '007' SETTINGS mutations_sync = 2",
+    });
+    expect(await migrateClickHouse(config, { rawRetentionDays: 36_500 })).toEqual(['007_dimension_days.sql']);
+    expect(await rows(DAYS)).toEqual(before);
+
+    // From now on the view of the 15-minute rollup's view keeps the days, across inserts.
+    await insert([
+      ['2026-10-15T20:00:00Z', '2', '/a'],
+      ['2026-10-15T21:00:00Z', '4', '/a'],
+      ['2026-10-16T01:00:00Z', '4', '/b'],
+    ]);
+    const after = await rows(DAYS);
+    expect(after).toEqual(await rows(BY_DAY));
+    expect(after).toContainEqual(
+      expect.objectContaining({
+        day: '2026-10-15',
+        dimension: 'page',
+        value: '/a',
+        visitors: 3,
+        pageviews: 5,
+      }),
+    );
+  });
+});
