@@ -5,7 +5,6 @@ import { Kafka, logLevel } from 'kafkajs';
 import { expect } from 'vitest';
 import {
   mergedSessionsSql,
-  ROLLUP_DIMENSION_DAYS_TABLE,
   ROLLUP_DIMENSIONS,
   ROLLUP_DIMENSIONS_TABLE,
   ROLLUP_LOCATIONS_TABLE,
@@ -277,8 +276,7 @@ export async function waitForEvents(client: ClickHouse, siteId: string, expected
 
 /**
  * Every rollup equals the same aggregate recomputed from raw events: per bucket, per local day in
- * +05:45 and +05:30 zones and across a DST change, per dimension value (by 15 minutes and by UTC
- * day) and per location.
+ * +05:45 and +05:30 zones and across a DST change, per dimension value and per location.
  */
 export async function expectRollupsMatchRaw(client: ClickHouse, siteId: string) {
   const site = (from: string) => `site_id = {site_id:UUID}${from}`;
@@ -319,15 +317,6 @@ export async function expectRollupsMatchRaw(client: ClickHouse, siteId: string) 
        FROM ${ROLLUP_DIMENSIONS_TABLE} WHERE ${site(` AND dimension = '${dimension}'`)}
        GROUP BY day, value ORDER BY day, value`,
       `SELECT toDate(timestamp, 'Asia/Kathmandu') AS day, ${value} AS value, uniq(visitor_id) AS visitors,
-              countIf(name = 'pageview') AS pageviews, count() AS events
-       FROM events WHERE ${site(` AND ${where}`)} GROUP BY day, value ORDER BY day, value`,
-    );
-    // The day rollup, fed from the 15-minute one by a view of a view: per UTC day.
-    await compare(
-      `SELECT day, value, uniqMerge(visitors) AS visitors, sum(pageviews) AS pageviews, sum(events) AS events
-       FROM ${ROLLUP_DIMENSION_DAYS_TABLE} WHERE ${site(` AND dimension = '${dimension}'`)}
-       GROUP BY day, value ORDER BY day, value`,
-      `SELECT toDate(timestamp, 'UTC') AS day, ${value} AS value, uniq(visitor_id) AS visitors,
               countIf(name = 'pageview') AS pageviews, count() AS events
        FROM events WHERE ${site(` AND ${where}`)} GROUP BY day, value ORDER BY day, value`,
     );

@@ -9,12 +9,6 @@ export const ROLLUP_SITE_TABLE = 'rollup_site_per_15m';
 /** Long form: one row per (dimension, value, bucket). */
 export const ROLLUP_DIMENSIONS_TABLE = 'rollup_dimensions_per_15m';
 
-/**
- * The long-form rollup per UTC day (007), fed from the 15-minute one: for the whole UTC days of a
- * period, which then merge one state per value and day instead of 96.
- */
-export const ROLLUP_DIMENSION_DAYS_TABLE = 'rollup_dimensions_per_day';
-
 /** What `dimension` can be in the long-form rollup, and which events feed it. */
 export const ROLLUP_DIMENSIONS = {
   page: 'pathname of pageviews',

@@ -390,39 +390,6 @@ describe('query shapes', () => {
     expect(pageviews).not.toMatch(/uniq|e_events|FROM sessions/);
   });
 
-  it('reads a dimension by day for the whole UTC days of the period and by 15 minutes at its ends', () => {
-    const page = (c: StatsSqlContext) =>
-      buildBreakdown(
-        {
-          property: 'page',
-          metrics: ['visitors'],
-          filters: [],
-          sort: { metric: 'visitors', direction: 'desc' },
-          limit: 10,
-          pageNumber: 1,
-        },
-        c,
-      ).sql;
-    // Berlin's 7 days to 2026-04-05: 2026-03-29T23:00Z (summer time) to 2026-04-05T22:00Z.
-    const q = page(ctx());
-    expect(q.query).toContain('FROM rollup_dimensions_per_day');
-    expect(q.query).toMatch(/day >= \{p\d+:Date\}\s+AND day < \{p\d+:Date\}/);
-    expect(Object.values(q.query_params)).toEqual(
-      expect.arrayContaining([
-        '2026-03-30',
-        '2026-04-05',
-        '2026-03-30 00:00:00.000',
-        '2026-04-05 00:00:00.000',
-      ]),
-    );
-    // One Berlin day holds no whole UTC day; a timeseries groups by local buckets, not UTC days.
-    const day = resolvePeriod({ preset: 'yesterday' }, { timezone: 'Europe/Berlin', now: NOW });
-    expect(page(ctx({}, day)).query).not.toContain('rollup_dimensions_per_day');
-    const series = buildTimeseries({ metrics: ['visitors'], filters: [f('page', '/pricing')] }, ctx()).sql;
-    expect(series.query).toContain('FROM rollup_dimensions_per_15m');
-    expect(series.query).not.toContain('rollup_dimensions_per_day');
-  });
-
   it('counts visits holding a matching event by joining per-visit matches to the visits', () => {
     const q = buildAggregate({ metrics: ['visits'], filters: [f('page', '/pricing')] }, ctx()).sql.query;
     expect(q).toMatch(

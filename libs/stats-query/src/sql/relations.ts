@@ -148,8 +148,7 @@ export function rollupEventPart(
     const reads = planSiteReads(sc.monthPieces, sc.summaries!);
     if (reads.length > 0) return siteTotals(sc, columns, reads);
   }
-  // What selects the rows besides the site and the period.
-  const conditions: string[] = [];
+  const where = [`site_id = ${sc.site}`, `bucket >= ${sc.start}`, `bucket < ${sc.end}`];
   let table: string;
   let value: string | undefined;
   switch (choice.table) {
@@ -158,13 +157,13 @@ export function rollupEventPart(
       break;
     case 'dimension':
       table = TABLES.dimensionRollup;
-      conditions.push(`dimension = '${choice.dimension}'`);
-      conditions.push(...filters.map((f) => rollupValueCondition(sc.p, f, 'value', sc.goals)));
+      where.push(`dimension = '${choice.dimension}'`);
+      where.push(...filters.map((f) => rollupValueCondition(sc.p, f, 'value', sc.goals)));
       value = 'value';
       break;
     case 'goals': {
       table = TABLES.dimensionRollup;
-      conditions.push("dimension IN ('event', 'page')");
+      where.push("dimension IN ('event', 'page')");
       const completes = completedGoals(sc.p, sc.goals, (goal) => {
         const match = goalMatch(goal);
         return match.kind === 'event'
@@ -176,7 +175,7 @@ export function rollupEventPart(
     }
     case 'locations':
       table = TABLES.locationRollup;
-      conditions.push(
+      where.push(
         ...filters.map((f) =>
           rollupValueCondition(sc.p, f, LOCATION_COLUMNS[f.key as keyof typeof LOCATION_COLUMNS], sc.goals),
         ),
@@ -192,49 +191,7 @@ export function rollupEventPart(
         ? `toString(${LOCATION_COLUMNS[property as keyof typeof LOCATION_COLUMNS]})`
         : value;
   }
-  const site = `site_id = ${sc.site}`;
-  const days = table === TABLES.dimensionRollup && grouping.kind !== 'bucket' ? sc.wholeDays : undefined;
-  if (!days) {
-    return select(
-      aggregates(columns, ROLLUP_EVENT_AGGREGATES),
-      table,
-      [site, `bucket >= ${sc.start}`, `bucket < ${sc.end}`, ...conditions],
-      group,
-    );
-  }
-  return dimensionDays(sc, columns, { site, conditions, days, group });
-}
-
-/**
- * Dimension rollup rows of the period, from the day rollup for its whole UTC days and 15-minute
- * rows for the partial days at its ends. `uniq` merges to the same state whatever the grouping of
- * its inputs, so the answer is the one the 15-minute rows give; a 30-day page breakdown merges
- * ~9 k states instead of ~366 k.
- */
-function dimensionDays(
-  sc: Scope,
-  columns: readonly EventColumn[],
-  q: { site: string; conditions: readonly string[]; days: { from: Date; to: Date }; group?: string },
-): string {
-  const from = sc.p.instant(q.days.from);
-  const to = sc.p.instant(q.days.to);
-  const cells = ['dimension', 'value', 'visitors', 'pageviews', 'events'];
-  const edges = `((bucket >= ${sc.start} AND bucket < ${from}) OR (bucket >= ${to} AND bucket < ${sc.end}))`;
-  const parts = [
-    select(cells, TABLES.dimensionRollup, [q.site, edges, ...q.conditions]),
-    select(cells, TABLES.dimensionDayRollup, [
-      q.site,
-      `day >= ${sc.p.day(q.days.from)}`,
-      `day < ${sc.p.day(q.days.to)}`,
-      ...q.conditions,
-    ]),
-  ];
-  return select(
-    aggregates(columns, ROLLUP_EVENT_AGGREGATES),
-    `(\n  ${parts.join('\n  UNION ALL\n  ')}\n)`,
-    [],
-    q.group,
-  );
+  return select(aggregates(columns, ROLLUP_EVENT_AGGREGATES), table, where, group);
 }
 
 /**

@@ -1,8 +1,4 @@
-import {
-  ROLLUP_DIMENSION_DAYS_TABLE,
-  SESSIONS_SUMMARY_TABLE,
-  SITE_SUMMARY_TABLE,
-} from '@tidemark/clickhouse';
+import { SESSIONS_SUMMARY_TABLE, SITE_SUMMARY_TABLE } from '@tidemark/clickhouse';
 import { keyLevel } from '../filters';
 
 /**
@@ -11,16 +7,14 @@ import { keyLevel } from '../filters';
  * looked up here or bound as a parameter, never spliced.
  *
  * Tables are those of infra/clickhouse/migrations: `events` (raw, TTL), `sessions_v2` (one merged
- * row per visit, kept for ever), the 15-minute rollups and the dimension rollup's days (kept for
- * ever). `sql/engine.test.ts` runs every builder against those migrations, so a name that drifts
- * fails there.
+ * row per visit, kept for ever) and the 15-minute rollups (kept for ever). `sql/engine.test.ts` runs
+ * every builder against those migrations, so a name that drifts fails there.
  */
 export const TABLES = {
   events: 'events',
   sessions: 'sessions_v2',
   siteRollup: 'rollup_site_per_15m',
   dimensionRollup: 'rollup_dimensions_per_15m',
-  dimensionDayRollup: ROLLUP_DIMENSION_DAYS_TABLE,
   locationRollup: 'rollup_locations_per_15m',
   siteSummary: SITE_SUMMARY_TABLE,
   sessionsSummary: SESSIONS_SUMMARY_TABLE,

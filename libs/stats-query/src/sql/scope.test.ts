@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { monthPieces, wholeUtcDays } from './scope';
+import { monthPieces } from './scope';
 
 const at = (iso: string) => new Date(iso);
 const pieces = (start: string, end: string) =>
@@ -36,34 +36,5 @@ describe('monthPieces', () => {
     expect(pieces('2026-02-01T00:15:00Z', '2026-03-01T00:00:00Z')).toEqual([
       '202602/2@2026-02-02T00:00:00.000Z',
     ]);
-  });
-});
-
-describe('wholeUtcDays', () => {
-  const days = (start: string, end: string) => {
-    const d = wholeUtcDays(at(start), at(end));
-    return d && `${d.from.toISOString()}..${d.to.toISOString()}`;
-  };
-
-  it('takes the UTC days between the first and last UTC midnight of the period', () => {
-    // Berlin's 30 days to 2026-12-06: from its first UTC midnight to the last, the rest in 15 minutes.
-    expect(days('2026-11-06T23:00:00Z', '2026-12-06T23:00:00Z')).toBe(
-      '2026-11-07T00:00:00.000Z..2026-12-06T00:00:00.000Z',
-    );
-    // Kathmandu (+05:45): a local day starts at 18:15 UTC.
-    expect(days('2026-03-04T18:15:00Z', '2026-03-06T18:15:00Z')).toBe(
-      '2026-03-05T00:00:00.000Z..2026-03-06T00:00:00.000Z',
-    );
-    // A UTC period is whole days from end to end.
-    expect(days('2026-03-01T00:00:00Z', '2026-03-03T00:00:00Z')).toBe(
-      '2026-03-01T00:00:00.000Z..2026-03-03T00:00:00.000Z',
-    );
-  });
-
-  it('takes none when no UTC day fits whole', () => {
-    // One local day of Berlin, and a UTC day short of a quarter of an hour.
-    expect(days('2026-03-04T23:00:00Z', '2026-03-05T23:00:00Z')).toBeUndefined();
-    expect(days('2026-03-05T00:00:00Z', '2026-03-05T23:45:00Z')).toBeUndefined();
-    expect(days('2026-03-05T06:00:00Z', '2026-03-05T07:00:00Z')).toBeUndefined();
   });
 });

@@ -70,16 +70,6 @@ export function periodMayUseSummaries(start: Date, end: Date): boolean {
   return monthPieces(start, end).some((piece) => piece.fromDay === 1);
 }
 
-/**
- * The whole UTC days of `[start, end)`, from the first UTC midnight at or after `start` to the last
- * at or before `end`: what day rollups can answer. None when no whole day fits.
- */
-export function wholeUtcDays(start: Date, end: Date): { from: Date; to: Date } | undefined {
-  const from = Math.ceil(start.getTime() / DAY_MS) * DAY_MS;
-  const to = Math.floor(end.getTime() / DAY_MS) * DAY_MS;
-  return from < to ? { from: new Date(from), to: new Date(to) } : undefined;
-}
-
 export interface ScopeOptions {
   summaries?: SummaryCatalog;
   rebuildVisits?: boolean;
@@ -181,12 +171,6 @@ export class Scope {
   get summarizable(): boolean {
     const { startUtc, endUtc } = this.#period();
     return this.summaries !== undefined && periodMayUseSummaries(startUtc, endUtc);
-  }
-
-  /** The period's `wholeUtcDays`. */
-  get wholeDays(): { from: Date; to: Date } | undefined {
-    const { startUtc, endUtc } = this.#period();
-    return wholeUtcDays(startUtc, endUtc);
   }
 
   /** `[start, end)` of the period: the instants, not their placeholders. */
