@@ -1,5 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { createClickHouse, refreshClosedMonthSummaries, type ClickHouse } from '@tidemark/clickhouse';
+import {
+  createClickHouse,
+  monthPartition,
+  refreshClosedMonthSummaries,
+  type ClickHouse,
+} from '@tidemark/clickhouse';
+import { dayPieces, resolvePeriod } from '@tidemark/stats-query';
 import { uniqueSuffix } from '../../test/support/names';
 import { CpuSampler, describeCpu } from '../lib/cpu';
 import { startApi, stopAll, type ServiceProcess } from '../lib/services';
@@ -207,6 +213,11 @@ export const stats: Scenario = {
         `SELECT count() FROM system.parts WHERE database = currentDatabase() AND active AND table IN ('events', 'sessions_v2')`,
       );
 
+      // Whole UTC days of the site's 30 days that fall in closed months: what day rows may answer.
+      const thirty = resolvePeriod({ preset: '30d' }, { timezone: 'Europe/Berlin', now: new Date() });
+      const closedDays = dayPieces(thirty.startUtc, thirty.endUtc)
+        .filter((piece) => piece.partition < monthPartition(new Date()))
+        .reduce((days, piece) => days + (piece.to.getTime() - piece.from.getTime()) / 86_400_000, 0);
       const q = (path: string, extra: Record<string, string>) =>
         `/api/v1/stats/${path}?${new URLSearchParams({ site_id: site.id, ...extra })}`;
       const traffic = 'visitors,visits,pageviews,bounce_rate,visit_duration';
@@ -297,7 +308,7 @@ export const stats: Scenario = {
       );
       const notes = [
         `Data: ${siteEvents} events of the measured site (Europe/Berlin) and ${otherEvents} of ${OTHER_SITES} other sites over ${DAYS} days, ${sessions} visits of the site, generated in ${round(generateSeconds)} s by ${Math.ceil(inserted / CHUNK)} \`INSERT INTO events SELECT ... FROM numbers(offset, ${CHUNK})\` statements (bench/scenarios/stats.ts \`GENERATE\`), so the materialized views filled \`sessions_v2\` and the rollups as for consumer inserts; the raw table keeps ${stack.env.RAW_RETENTION_DAYS} days (${rawRetained} of the site's raw events were still there when measuring: the TTL drops older ones as parts merge).${inserted < total ? ` The target was ${TARGET_EVENTS} events for the site; generation on this machine's embedded engine stopped at the ${GENERATE_BUDGET_MS / 1000} s budget.` : ''}`,
-        `What the figures pay for. Closed months: an unfiltered aggregate whose period holds a whole UTC month reads closed months from the summaries the worker builds (libs/clickhouse/src/summaries.ts; here ${summaries.length} builds in ${round(summariesSeconds, 1)} s, run once after the merges settled, as the worker does within SUMMARY_REFRESH_INTERVAL): 12 months read the rest of their first month as one visitor state, whole months as one state per month or one from January to a month (run in December: January to November as one), and visit totals as a row per month, instead of 35,040 fifteen-minute states and 2.3 M visits. The rest of a period is read from the sources: visits from \`sessions_v2\` with FINAL (about ${Math.round(sessions / DAYS)} visits a day here), visitor counts by merging one uniq state per 15-minute rollup bucket (2,880 for 30 days). breakdown_page_30d merges one state per page and 15 minutes (~366 k states holding ~700 k visitor hashes for 30 days): most of its time is that merge, which grouping the states by day or by month would not shrink, since each (page, visitor) pair appears about once. breakdown_page_7d_filtered needs raw events for which visits viewed each page and reads the visits themselves from \`sessions_v2\`, so its answer says from_rollups true; its p99 target is the raw one. Realtime is the api's own cost and one small raw query.`,
+        `What the figures pay for. Closed months: an unfiltered aggregate whose period holds the end of a UTC month reads closed months from the summaries the worker builds (libs/clickhouse/src/summaries.ts; here ${summaries.length} builds in ${round(summariesSeconds, 1)} s, run once after the merges settled, as the worker does within SUMMARY_REFRESH_INTERVAL): 12 months read the rest of their first month as one visitor state, whole months as one state per month or one from January to a month, and visit totals as a row per month, instead of 35,040 fifteen-minute states and 2.3 M visits; 30 days read the rest of the previous month the same way. The rest of a period is read from the sources: visits from \`sessions_v2\` with FINAL (about ${Math.round(sessions / DAYS)} visits a day here), visitor counts by merging one uniq state per 15-minute rollup bucket. The page and country breakdowns depend on the day of the month they run: breakdown_page_30d reads the whole UTC days of closed months as one state per page and day (here ${closedDays} of its 30 days, read so from 7 on), the rest as one state per page and 15 minutes (~12 k per day); either way most of its time is merging ~700 k visitor hashes, which day states do not shrink, since a visitor rarely views a page in two buckets of a day. The country breakdown has no day rows. breakdown_page_7d_filtered needs raw events for which visits viewed each page and reads the visits themselves from \`sessions_v2\`, so its answer says from_rollups true; its p99 target is the raw one. Realtime is the api's own cost and one small raw query.`,
         `Each figure: ${SAMPLES} sequential requests after ${WARMUP} warm-ups, from this process to the api process (HTTP, JSON), one at a time. meta.from_rollups of each: ${sources.join(', ')}.`,
         `The ClickHouse behind it is the embedded engine host (chdb in one process, one query at a time, 2 cores), not a server. Measuring began ${settled ? `once the bulk load's background merges had finished and every month of sessions_v2 was one part (${round(settleSeconds)} s after it; ${parts} active parts of events and sessions_v2)` : `after waiting ${round(settleSeconds)} s for the bulk load's background merges, which were still running (${parts} active parts of events and sessions_v2)`}; no OPTIMIZE was forced.`,
         `CPU while measuring: ${describeCpu(use)}`,

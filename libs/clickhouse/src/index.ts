@@ -32,6 +32,7 @@ export {
   type RollupDimension,
 } from './tables/rollups.table';
 export {
+  DIMENSIONS_SUMMARY_TABLE,
   SESSIONS_SUMMARY_TABLE,
   SITE_SUMMARY_TABLE,
   SUMMARY_REFRESH_LOCK_ID,

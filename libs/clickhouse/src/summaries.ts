@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { ClickHouse } from './client';
 import type { MigrationLock } from './migrate';
-import { ROLLUP_SITE_TABLE } from './tables/rollups.table';
+import { ROLLUP_DIMENSIONS_TABLE, ROLLUP_SITE_TABLE } from './tables/rollups.table';
 import { SESSIONS_TABLE } from './tables/sessions.table';
 
 /*
  * Closed-month summaries (infra/clickhouse/migrations/006_closed_month_summaries.sql): derived rows
  * that let the stats read a closed month, or January to a closed month, as a row per site instead
- * of every 15-minute rollup row and every visit. Each build records the stamps (active part names)
+ * of every 15-minute rollup row and every visit, and a dimension's values (pages, browsers, ...) as a
+ * row per UTC day instead of 96. Each build records the stamps (active part names)
  * of the partitions it read, taken before reading them; a build is valid while every one of those
  * partitions still has exactly those parts, so a valid summary holds exactly what its sources hold.
  */
@@ -15,19 +16,22 @@ import { SESSIONS_TABLE } from './tables/sessions.table';
 const SUMMARY_BUILDS_TABLE = 'summary_builds';
 export const SESSIONS_SUMMARY_TABLE = 'sessions_summary';
 export const SITE_SUMMARY_TABLE = 'rollup_site_summary';
+export const DIMENSIONS_SUMMARY_TABLE = 'rollup_dimensions_summary';
 
 /**
  * - `sessions_month`: visit totals of one partition (month) of `sessions_v2`, per 15-minute bucket
  *   of visit start (`from_day` 0) and from each day of the month to its end (`from_day` 1-31).
  * - `site_month`: `rollup_site_per_15m` totals of one month from each day to its end.
  * - `site_year_prefix`: `rollup_site_per_15m` totals from January to the month (`from_day` 1).
+ * - `dimension_month`: `rollup_dimensions_per_15m` per UTC day of the month.
  */
-export type SummaryKind = 'sessions_month' | 'site_month' | 'site_year_prefix';
+export type SummaryKind = 'sessions_month' | 'site_month' | 'site_year_prefix' | 'dimension_month';
 
 const SOURCE: Record<SummaryKind, string> = {
   sessions_month: SESSIONS_TABLE,
   site_month: ROLLUP_SITE_TABLE,
   site_year_prefix: ROLLUP_SITE_TABLE,
+  dimension_month: ROLLUP_DIMENSIONS_TABLE,
 };
 
 /** The valid builds: the one to read for a kind and month (`YYYYMM`), if any. */
@@ -143,6 +147,15 @@ const BUILD_SQL: Record<SummaryKind, readonly string[]> = {
       WHERE _partition_id IN {partitions:Array(String)}
       GROUP BY site_id`,
   ],
+  dimension_month: [
+    `INSERT INTO ${DIMENSIONS_SUMMARY_TABLE}
+       (build_id, site_id, dimension, day, value, visitors, pageviews, events)
+     SELECT {build:UUID}, site_id, dimension, toDate(bucket) AS day, value,
+            uniqMergeState(visitors), sum(pageviews), sum(events)
+       FROM ${ROLLUP_DIMENSIONS_TABLE}
+      WHERE _partition_id = {partition:String}
+      GROUP BY site_id, dimension, day, value`,
+  ],
 };
 
 /**
@@ -181,8 +194,8 @@ export interface SummaryBuild {
 
 /**
  * Builds what is missing for every closed month whose sources changed since its last valid build
- * (or that has none): month summaries of `sessions_v2` and `rollup_site_per_15m`, and January-to-
- * month prefixes of the latter. Then drops builds superseded for longer than the grace. Safe to
+ * (or that has none): month summaries of `sessions_v2`, `rollup_site_per_15m` and
+ * `rollup_dimensions_per_15m`, and January-to-month prefixes of the site rollup. Then drops builds superseded for longer than the grace. Safe to
  * interrupt anywhere and to run again: rows whose run died before writing their `summary_builds`
  * row are never read (they stay until the site's deletion, at most one build's worth per
  * interrupted run). Runs under `lock` (SUMMARY_REFRESH_LOCK_ID) where several processes may run it.
@@ -206,7 +219,7 @@ async function refresh(clickhouse: ClickHouse, now: Date, graceMs: number): Prom
   // The current UTC month is still written to and never summarized.
   const current = monthPartition(now);
   const wanted: Array<{ kind: SummaryKind; month: string; partitions: string[] }> = [];
-  for (const kind of ['sessions_month', 'site_month'] as const) {
+  for (const kind of ['sessions_month', 'site_month', 'dimension_month'] as const) {
     for (const month of stamps.get(SOURCE[kind])?.keys() ?? []) {
       if (month < current) wanted.push({ kind, month, partitions: [month] });
     }
@@ -272,7 +285,7 @@ async function dropSuperseded(clickhouse: ClickHouse, builds: readonly BuildReco
     query: `DELETE FROM ${SUMMARY_BUILDS_TABLE} WHERE build_id IN {drop:Array(UUID)}`,
     query_params: { drop },
   });
-  for (const table of [SESSIONS_SUMMARY_TABLE, SITE_SUMMARY_TABLE]) {
+  for (const table of [SESSIONS_SUMMARY_TABLE, SITE_SUMMARY_TABLE, DIMENSIONS_SUMMARY_TABLE]) {
     await clickhouse.command({
       query: `DELETE FROM ${table} WHERE build_id IN {drop:Array(UUID)}`,
       query_params: { drop },

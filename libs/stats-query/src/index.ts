@@ -8,7 +8,7 @@ export { type ClickHouseQuery, type ParamType, QueryParams } from './sql/query-p
 export { type GoalDefinition, type GoalMatch, goalMatch, resolveGoals } from './sql/goals';
 export { likePattern } from './sql/conditions';
 export { bucketKeyExpr } from './sql/buckets';
-export { periodMayUseSummaries, RAW_SESSION_MARGIN_MS } from './sql/scope';
+export { dayPieces, periodMayUseSummaries, RAW_SESSION_MARGIN_MS } from './sql/scope';
 export {
   analyzeShape,
   assertRawRetention,

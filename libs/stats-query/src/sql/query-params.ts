@@ -14,6 +14,7 @@ export type ParamType =
   | 'Array(String)'
   | 'Array(UUID)'
   | 'Array(UInt8)'
+  | 'Date'
   | "DateTime64(3, 'UTC')"
   | "Array(DateTime64(3, 'UTC'))";
 
@@ -38,6 +39,11 @@ export class QueryParams {
   /** An instant as `YYYY-MM-DD hh:mm:ss.mmm` in UTC, read back exactly by `DateTime64(3, 'UTC')`. */
   instant(at: Date): string {
     return this.bind(instantText(at), "DateTime64(3, 'UTC')");
+  }
+
+  /** The UTC date of an instant, as `Date`. */
+  day(at: Date): string {
+    return this.bind(at.toISOString().slice(0, 10), 'Date');
   }
 
   instants(at: readonly Date[]): string {

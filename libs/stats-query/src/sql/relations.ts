@@ -22,7 +22,14 @@ import {
   type SessionAttribute,
 } from './schema';
 import { SESSION_ID_MARGIN_MS, type Scope } from './scope';
-import { joinRanges, monthsTouched, planSiteReads, planVisitReads, type SummaryRead } from './summary-plan';
+import {
+  joinRanges,
+  monthsTouched,
+  planDimensionReads,
+  planSiteReads,
+  planVisitReads,
+  type SummaryRead,
+} from './summary-plan';
 
 /*
  * The two halves every stats answer is made of, each a subquery with a `g` group column (absent
@@ -148,7 +155,8 @@ export function rollupEventPart(
     const reads = planSiteReads(sc.monthPieces, sc.summaries!);
     if (reads.length > 0) return siteTotals(sc, columns, reads);
   }
-  const where = [`site_id = ${sc.site}`, `bucket >= ${sc.start}`, `bucket < ${sc.end}`];
+  // What selects the rows besides the site and the period.
+  const conditions: string[] = [];
   let table: string;
   let value: string | undefined;
   switch (choice.table) {
@@ -157,13 +165,13 @@ export function rollupEventPart(
       break;
     case 'dimension':
       table = TABLES.dimensionRollup;
-      where.push(`dimension = '${choice.dimension}'`);
-      where.push(...filters.map((f) => rollupValueCondition(sc.p, f, 'value', sc.goals)));
+      conditions.push(`dimension = '${choice.dimension}'`);
+      conditions.push(...filters.map((f) => rollupValueCondition(sc.p, f, 'value', sc.goals)));
       value = 'value';
       break;
     case 'goals': {
       table = TABLES.dimensionRollup;
-      where.push("dimension IN ('event', 'page')");
+      conditions.push("dimension IN ('event', 'page')");
       const completes = completedGoals(sc.p, sc.goals, (goal) => {
         const match = goalMatch(goal);
         return match.kind === 'event'
@@ -175,7 +183,7 @@ export function rollupEventPart(
     }
     case 'locations':
       table = TABLES.locationRollup;
-      where.push(
+      conditions.push(
         ...filters.map((f) =>
           rollupValueCondition(sc.p, f, LOCATION_COLUMNS[f.key as keyof typeof LOCATION_COLUMNS], sc.goals),
         ),
@@ -191,7 +199,54 @@ export function rollupEventPart(
         ? `toString(${LOCATION_COLUMNS[property as keyof typeof LOCATION_COLUMNS]})`
         : value;
   }
-  return select(aggregates(columns, ROLLUP_EVENT_AGGREGATES), table, where, group);
+  // Timeseries group by local buckets, which the summaries' UTC days do not hold.
+  if (table === TABLES.dimensionRollup && grouping.kind !== 'bucket' && sc.summarizable) {
+    const reads = planDimensionReads(sc.dayPieces, sc.summaries!);
+    if (reads.length > 0) return dimensionDays(sc, columns, reads, conditions, group);
+  }
+  return select(
+    aggregates(columns, ROLLUP_EVENT_AGGREGATES),
+    table,
+    [`site_id = ${sc.site}`, `bucket >= ${sc.start}`, `bucket < ${sc.end}`, ...conditions],
+    group,
+  );
+}
+
+/**
+ * Dimension rows of the period with `reads` (see `planDimensionReads`) standing for their
+ * stretches: day rows of `rollup_dimensions_summary` there, 15-minute rows for the rest. A 30-day
+ * page breakdown then merges a state per page and day instead of per page and 15 minutes; `uniq`
+ * merges to the same state whatever the grouping of its inputs, so the answer is the same.
+ */
+function dimensionDays(
+  sc: Scope,
+  columns: readonly EventColumn[],
+  reads: readonly SummaryRead[],
+  conditions: readonly string[],
+  group: string | undefined,
+): string {
+  const cells = ['dimension', 'value', 'visitors', 'pageviews', 'events'];
+  const fine = [
+    `site_id = ${sc.site}`,
+    `bucket >= ${sc.start}`,
+    `bucket < ${sc.end}`,
+    ...joinRanges(reads).map(
+      (r) => `NOT (bucket >= ${sc.p.instant(r.from)} AND bucket < ${sc.p.instant(r.to)})`,
+    ),
+    ...conditions,
+  ];
+  const days = reads.map(
+    (r) =>
+      `(build_id = ${sc.p.bind(r.buildId, 'UUID')} AND day >= ${sc.p.day(r.from)} AND day < ${sc.p.day(r.to)})`,
+  );
+  const coarse = [`site_id = ${sc.site}`, `(${days.join(' OR ')})`, ...conditions];
+  const from = [select(cells, TABLES.dimensionRollup, fine), select(cells, TABLES.dimensionsSummary, coarse)];
+  return select(
+    aggregates(columns, ROLLUP_EVENT_AGGREGATES),
+    `(\n  ${from.join('\n  UNION ALL\n  ')}\n)`,
+    [],
+    group,
+  );
 }
 
 /**

@@ -1,4 +1,4 @@
-import { SESSIONS_SUMMARY_TABLE, SITE_SUMMARY_TABLE } from '@tidemark/clickhouse';
+import { DIMENSIONS_SUMMARY_TABLE, SESSIONS_SUMMARY_TABLE, SITE_SUMMARY_TABLE } from '@tidemark/clickhouse';
 import { keyLevel } from '../filters';
 
 /**
@@ -18,6 +18,7 @@ export const TABLES = {
   locationRollup: 'rollup_locations_per_15m',
   siteSummary: SITE_SUMMARY_TABLE,
   sessionsSummary: SESSIONS_SUMMARY_TABLE,
+  dimensionsSummary: DIMENSIONS_SUMMARY_TABLE,
 } as const;
 
 /** The rollup grain: every local hour, day, week and month boundary in use is a multiple of it. */

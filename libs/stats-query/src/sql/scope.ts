@@ -62,12 +62,35 @@ export function monthPieces(start: Date, end: Date): MonthPiece[] {
   }
 }
 
+/** Whole UTC days of one month: what the day rows of a month summary can answer. */
+export interface DayPiece {
+  /** `YYYYMM`, the partition id. */
+  partition: string;
+  /** `[from, to)`, UTC midnights. */
+  from: Date;
+  to: Date;
+}
+
+/** The whole UTC days of `[start, end)`, a piece per month they fall in. */
+export function dayPieces(start: Date, end: Date): DayPiece[] {
+  const last = Math.floor(end.getTime() / DAY_MS) * DAY_MS;
+  const pieces: DayPiece[] = [];
+  let cursor = new Date(Math.ceil(start.getTime() / DAY_MS) * DAY_MS);
+  while (cursor.getTime() < last) {
+    const monthEnd = Date.UTC(cursor.getUTCFullYear(), cursor.getUTCMonth() + 1, 1);
+    const to = new Date(Math.min(monthEnd, last));
+    pieces.push({ partition: monthPartition(cursor), from: cursor, to });
+    cursor = to;
+  }
+  return pieces;
+}
+
 /**
- * Whether closed-month summaries may answer part of a period: it holds a whole UTC month. A shorter
- * one has little in closed months (its 15-minute rows cost about as much), so it needs no catalog.
+ * Whether closed-month summaries may answer part of a period: it holds a whole UTC day. Realtime,
+ * the last 24 hours or a local day off UTC never do, so they need no catalog.
  */
 export function periodMayUseSummaries(start: Date, end: Date): boolean {
-  return monthPieces(start, end).some((piece) => piece.fromDay === 1);
+  return dayPieces(start, end).length > 0;
 }
 
 export interface ScopeOptions {
@@ -165,6 +188,12 @@ export class Scope {
   get monthPieces(): MonthPiece[] {
     const { startUtc, endUtc } = this.#period();
     return monthPieces(startUtc, endUtc);
+  }
+
+  /** The period's `dayPieces`. */
+  get dayPieces(): DayPiece[] {
+    const { startUtc, endUtc } = this.#period();
+    return dayPieces(startUtc, endUtc);
   }
 
   /** Whether summaries may answer part of the query: a catalog, and `periodMayUseSummaries`. */

@@ -6,15 +6,18 @@ import {
   refreshClosedMonthSummaries,
   type ClickHouse,
   type SummaryCatalog,
+  type SummaryKind,
 } from '@tidemark/clickhouse';
 import { sessionIdAt } from '@tidemark/events';
 import { stackEnv, uniqueSuffix } from '../../../../test/support/stack';
 import { SERIES_METRICS, type Metric } from '../metrics';
 import { resolvePeriod, type ResolvedPeriod } from '../periods';
 import { eventRow, generateTraffic } from '../testing/dataset';
+import { parseFilter, type Filter } from '../filters';
+import type { Property } from '../metrics';
 import type { StatsSqlContext } from './planner';
 import type { ClickHouseQuery } from './query-params';
-import { buildAggregate } from './stats';
+import { buildAggregate, buildBreakdown } from './stats';
 
 /*
  * Closed-month summaries on the real engine: an aggregate reads them for the months they cover and
@@ -55,8 +58,11 @@ describe('closed-month summaries', () => {
     ...(raw ? { forceSource: 'raw' as const } : {}),
     ...(summaries ? { summaries } : {}),
   });
-  const aggregate = async (ctx: StatsSqlContext, metrics: readonly Metric[] = METRICS) =>
-    (await rows(buildAggregate({ metrics, filters: [] }, ctx).sql))[0];
+  const aggregate = async (
+    ctx: StatsSqlContext,
+    metrics: readonly Metric[] = METRICS,
+    filters: Filter[] = [],
+  ) => (await rows(buildAggregate({ metrics, filters }, ctx).sql))[0];
   /** The answer from raw events, from the rollups alone, and with the summaries: all three. */
   const answers = async (period: ResolvedPeriod, metrics: readonly Metric[] = METRICS) => ({
     raw: await aggregate(context(period, undefined, true), metrics),
@@ -64,12 +70,39 @@ describe('closed-month summaries', () => {
     summaries: await aggregate(context(period, await catalog()), metrics),
   });
   const same = (x: unknown) => ({ raw: x, rollups: x, summaries: x });
+  const breakdown = async (ctx: StatsSqlContext, property: Property, filters: Filter[] = []) =>
+    rows(
+      buildBreakdown(
+        {
+          property,
+          metrics: ['visitors', 'pageviews', 'events'],
+          filters,
+          sort: { metric: 'visitors', direction: 'desc' },
+          limit: 1000,
+          pageNumber: 1,
+        },
+        ctx,
+      ).sql,
+    );
+  /** Breakdowns by properties of the dimension rollup, and totals under a filter on one. */
+  const dimensionAnswers = async (period: ResolvedPeriod) => {
+    const of = async (ctx: StatsSqlContext) => ({
+      page: await breakdown(ctx, 'page'),
+      browser: await breakdown(ctx, 'browser'),
+      blog: await breakdown(ctx, 'page', [parseFilter('page', '/blog/*')]),
+      filtered: await aggregate(ctx, ['visitors', 'pageviews'], [parseFilter('page', '/pricing')]),
+    });
+    return {
+      raw: await of(context(period, undefined, true)),
+      rollups: await of(context(period)),
+      summaries: await of(context(period, await catalog())),
+    };
+  };
   const insert = (values: Record<string, unknown>[]) =>
     ch.insert({ table: 'events', values, format: 'JSONEachRow' });
   const names = (built: Array<{ kind: string; month: string }>) =>
     built.map((b) => `${b.kind} ${b.month}`).sort();
-  const buildOf = async (kind: 'sessions_month' | 'site_month' | 'site_year_prefix', month: string) =>
-    (await catalog()).build(kind, month)!;
+  const buildOf = async (kind: SummaryKind, month: string) => (await catalog()).build(kind, month)!;
 
   beforeAll(async () => {
     // Raw retention far beyond NOW's past, so raw answers can be compared with summarized ones.
@@ -94,7 +127,12 @@ describe('closed-month summaries', () => {
     const quarter = await aggregate(context(QUARTER));
 
     // April is the current month at NOW: it is never summarized; nor is January's prefix (its month).
+    const dimensions = await dimensionAnswers(BERLIN);
+    expect(dimensions.rollups.page.length).toBeGreaterThan(3);
     expect(names(await refreshClosedMonthSummaries(ch, { now: NOW }))).toEqual([
+      'dimension_month 202601',
+      'dimension_month 202602',
+      'dimension_month 202603',
       'sessions_month 202601',
       'sessions_month 202602',
       'sessions_month 202603',
@@ -106,6 +144,7 @@ describe('closed-month summaries', () => {
     ]);
     expect(await answers(BERLIN)).toEqual(same(before));
     expect(await answers(QUARTER)).toEqual(same(quarter));
+    expect(await dimensionAnswers(BERLIN)).toEqual(same(dimensions.rollups));
     expect((await answers(BERLIN, ['visitors'])).summaries).toEqual({ visitors: before!.visitors });
     expect((await answers(BERLIN, ['visits', 'bounce_rate'])).summaries).toEqual({
       visits: before!.visits,
@@ -133,10 +172,14 @@ describe('closed-month summaries', () => {
     expect(Number(late!.visits)).toBe(Number(before!.visits) + 1);
     expect(Number(late!.pageviews)).toBe(Number(before!.pageviews) + 2);
     expect(await answers(BERLIN)).toEqual(same(late));
+    const lateDimensions = (await dimensionAnswers(BERLIN)).raw;
+    expect(lateDimensions.page).toContainEqual(expect.objectContaining({ value: '/late', pageviews: 1 }));
+    expect(await dimensionAnswers(BERLIN)).toEqual(same(lateDimensions));
 
     // February changed, and March's prefix holds February.
     const rebuilt = await refreshClosedMonthSummaries(ch, { now: NOW, supersededGraceMs: 0 });
     expect(names(rebuilt)).toEqual([
+      'dimension_month 202602',
       'sessions_month 202602',
       'site_month 202602',
       'site_year_prefix 202602',
@@ -149,13 +192,14 @@ describe('closed-month summaries', () => {
       'SELECT toString(max(n)) AS n FROM (SELECT count() AS n FROM summary_builds GROUP BY kind, month)',
     );
     expect(perKind).toEqual([{ n: '1' }]);
-    for (const table of ['sessions_summary', 'rollup_site_summary']) {
+    for (const table of ['sessions_summary', 'rollup_site_summary', 'rollup_dimensions_summary']) {
       const stale = await rows<{ n: string }>(
         `SELECT toString(count()) AS n FROM ${table} WHERE build_id NOT IN (SELECT build_id FROM summary_builds)`,
       );
       expect({ table, stale }).toEqual({ table, stale: [{ n: '0' }] });
     }
     expect(await answers(BERLIN)).toEqual(same(late));
+    expect(await dimensionAnswers(BERLIN)).toEqual(same(lateDimensions));
   });
 
   it('reads the summary rows, and only those, that stand for the period', async () => {
@@ -232,5 +276,31 @@ describe('closed-month summaries', () => {
     expect(Number(after!.pageviews)).toBe(Number(berlin!.pageviews) + 12);
     const quarterAfter = await aggregate(context(QUARTER, await catalog()), ['pageviews']);
     expect(Number(quarterAfter!.pageviews)).toBe(Number(quarter!.pageviews) + 9);
+
+    // Day rows: the Berlin period's whole UTC days are January 25 on, to April 3 (April unbuilt).
+    const page = (build: string, day: string, value: string) => ({
+      build_id: build,
+      site_id: SITE,
+      dimension: 'page',
+      day,
+      value,
+      pageviews: 1000,
+      events: 1000,
+    });
+    await ch.insert({
+      table: 'rollup_dimensions_summary',
+      format: 'JSONEachRow',
+      values: [
+        page(await buildOf('dimension_month', '202601'), '2026-01-25', '/inside'),
+        page(await buildOf('dimension_month', '202601'), '2026-01-24', '/before'),
+        page(await buildOf('dimension_month', '202602'), '2026-02-11', '/inside'),
+      ],
+    });
+    const pages = await breakdown(context(BERLIN, await catalog()), 'page');
+    expect(pages).toContainEqual(expect.objectContaining({ value: '/inside', pageviews: 2000 }));
+    expect(pages.map((r) => r.value)).not.toContain('/before');
+    expect(await breakdown(context(BERLIN), 'page')).not.toContainEqual(
+      expect.objectContaining({ value: '/inside' }),
+    );
   });
 });

@@ -1,7 +1,14 @@
 import type { SummaryCatalog, SummaryKind } from '@tidemark/clickhouse';
 import { describe, expect, it } from 'vitest';
-import { monthPieces } from './scope';
-import { joinRanges, monthsTouched, planSiteReads, planVisitReads, type SummaryRead } from './summary-plan';
+import { dayPieces, monthPieces } from './scope';
+import {
+  joinRanges,
+  monthsTouched,
+  planDimensionReads,
+  planSiteReads,
+  planVisitReads,
+  type SummaryRead,
+} from './summary-plan';
 
 const at = (iso: string) => new Date(iso);
 /** A catalog holding a build named `kind:month` for each of `builds`. */
@@ -92,5 +99,61 @@ describe('monthsTouched and joinRanges', () => {
     expect(
       joined.map((x) => `${x.from.toISOString().slice(0, 10)}..${x.to.toISOString().slice(0, 10)}`),
     ).toEqual(['2026-01-01..2026-04-01', '2026-05-01..2026-06-01']);
+  });
+});
+
+describe('planDimensionReads', () => {
+  // Berlin's 30 days to 2026-12-06: 2026-11-06T23:00Z .. 2026-12-06T23:00Z.
+  const THIRTY = dayPieces(at('2026-11-06T23:00:00Z'), at('2026-12-06T23:00:00Z'));
+
+  it('reads the whole UTC days of each month that has a valid build', () => {
+    expect(show(planDimensionReads(THIRTY, catalogOf('dimension_month:202611')))).toEqual([
+      'dimension_month:202611/7 2026-11-07..2026-12-01',
+    ]);
+    // A local month off UTC: every whole UTC day of it, not only to the month's end.
+    const november = dayPieces(at('2026-10-31T23:00:00Z'), at('2026-11-30T23:00:00Z'));
+    expect(show(planDimensionReads(november, catalogOf('dimension_month:202611')))).toEqual([
+      'dimension_month:202611/1 2026-11-01..2026-11-30',
+    ]);
+    const year = dayPieces(at('2025-12-06T23:00:00Z'), at('2026-12-06T23:00:00Z'));
+    expect(
+      show(planDimensionReads(year, catalogOf('dimension_month:202512', 'dimension_month:202606'))),
+    ).toEqual([
+      'dimension_month:202512/7 2025-12-07..2026-01-01',
+      'dimension_month:202606/1 2026-06-01..2026-07-01',
+    ]);
+  });
+
+  it('reads nothing for under a week of summarized days, or without builds', () => {
+    // Seven local days from 2026-11-30: one whole UTC day in November.
+    const week = dayPieces(at('2026-11-29T23:00:00Z'), at('2026-12-06T23:00:00Z'));
+    expect(planDimensionReads(week, catalogOf('dimension_month:202611'))).toEqual([]);
+    expect(planDimensionReads(THIRTY, catalogOf('dimension_month:202612'))).toEqual([]);
+    expect(planDimensionReads(THIRTY, catalogOf())).toEqual([]);
+  });
+});
+
+describe('dayPieces', () => {
+  const pieces = (start: string, end: string) =>
+    dayPieces(at(start), at(end)).map(
+      (p) => `${p.partition} ${p.from.toISOString().slice(0, 10)}..${p.to.toISOString().slice(0, 10)}`,
+    );
+
+  it('splits the whole UTC days of a period by month', () => {
+    expect(pieces('2026-11-06T23:00:00Z', '2026-12-06T23:00:00Z')).toEqual([
+      '202611 2026-11-07..2026-12-01',
+      '202612 2026-12-01..2026-12-06',
+    ]);
+    // Kathmandu (+05:45): local midnights at 18:15 UTC.
+    expect(pieces('2026-02-27T18:15:00Z', '2026-03-02T18:15:00Z')).toEqual([
+      '202602 2026-02-28..2026-03-01',
+      '202603 2026-03-01..2026-03-02',
+    ]);
+    expect(pieces('2026-03-01T00:00:00Z', '2026-03-03T00:00:00Z')).toEqual(['202603 2026-03-01..2026-03-03']);
+  });
+
+  it('has none when no UTC day fits whole', () => {
+    expect(pieces('2026-03-04T23:00:00Z', '2026-03-05T23:00:00Z')).toEqual([]);
+    expect(pieces('2026-03-05T00:00:00Z', '2026-03-05T23:45:00Z')).toEqual([]);
   });
 });

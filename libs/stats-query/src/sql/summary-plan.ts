@@ -1,5 +1,6 @@
-import { monthPartition, type SummaryCatalog } from '@tidemark/clickhouse';
-import type { MonthPiece } from './scope';
+import { monthPartition, type SummaryCatalog, type SummaryKind } from '@tidemark/clickhouse';
+import { DAY_MS } from '../calendar';
+import type { DayPiece, MonthPiece } from './scope';
 
 /** One summary row per site to read instead of the sources, and the stretch of time it holds. */
 export interface SummaryRead {
@@ -48,12 +49,35 @@ export function planSiteReads(pieces: readonly MonthPiece[], catalog: SummaryCat
   return reads;
 }
 
-/** The month rows of `sessions_summary` that answer the period's `pieces`, where valid builds have them. */
-export function planVisitReads(pieces: readonly MonthPiece[], catalog: SummaryCatalog): SummaryRead[] {
-  return pieces.flatMap((piece) => {
-    const buildId = catalog.build('sessions_month', piece.partition);
+/** Each piece as a read of its month's valid build of `kind`, where there is one. */
+const monthReads = (kind: SummaryKind, pieces: readonly MonthPiece[], catalog: SummaryCatalog) =>
+  pieces.flatMap((piece): SummaryRead[] => {
+    const buildId = catalog.build(kind, piece.partition);
     return buildId ? [{ buildId, fromDay: piece.fromDay, from: piece.from, to: piece.to }] : [];
   });
+
+/** The month rows of `sessions_summary` that answer the period's `pieces`, where valid builds have them. */
+export const planVisitReads = (pieces: readonly MonthPiece[], catalog: SummaryCatalog) =>
+  monthReads('sessions_month', pieces, catalog);
+
+/**
+ * Day rows are worth reading from a week of them on: a second source costs a few milliseconds, and
+ * each day saves about one (7 days of a 10-million-event site read 27 ms without, 32 with one day).
+ */
+const MIN_SUMMARIZED_DAYS = 7;
+
+/**
+ * The day rows of `rollup_dimensions_summary` that answer the period's `pieces`, where valid builds
+ * have them; none when they would hold under `MIN_SUMMARIZED_DAYS`.
+ */
+export function planDimensionReads(pieces: readonly DayPiece[], catalog: SummaryCatalog): SummaryRead[] {
+  const reads = monthReads(
+    'dimension_month',
+    pieces.map((p) => ({ ...p, fromDay: p.from.getUTCDate() })),
+    catalog,
+  );
+  const days = reads.reduce((n, r) => n + (r.to.getTime() - r.from.getTime()) / DAY_MS, 0);
+  return days >= MIN_SUMMARIZED_DAYS ? reads : [];
 }
 
 /** `YYYYMM` of every UTC month that `[from, to)` touches. */

@@ -84,8 +84,8 @@ export async function statsContext(
     now,
     ...(earliest ? { earliest } : {}),
   });
-  // Only a period that can read summaries asks for the catalog (realtime and short periods never
-  // do); a forced source compares rollups with raw events, so summaries stay out of it.
+  // Only a period that can read summaries asks for the catalog (realtime, the last 24 hours and a
+  // day off UTC never do); a forced source compares rollups with raw events, so summaries stay out.
   const summaries =
     !env.debug.forceSource && periodMayUseSummaries(period.startUtc, period.endUtc)
       ? await env.summaries(log)
