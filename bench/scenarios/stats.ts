@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import {
   createClickHouse,
+  loadSummaryCatalog,
   monthPartition,
   refreshClosedMonthSummaries,
   type ClickHouse,
+  type SummaryKind,
 } from '@tidemark/clickhouse';
 import { dayPieces, resolvePeriod } from '@tidemark/stats-query';
 import { uniqueSuffix } from '../../test/support/names';
@@ -73,6 +75,14 @@ FROM (
          1 + cityHash64(s, 'source') % 6 AS source
   FROM numbers({offset:UInt64}, {count:UInt64})
 )`;
+
+/** The figures whose queries may read closed-month summaries, measured again without them. */
+const SUMMARIZED = new Set([
+  'aggregate_30d',
+  'aggregate_12m',
+  'aggregate_12m_visitors',
+  'breakdown_page_30d',
+]);
 
 interface Measured {
   name: string;
@@ -284,20 +294,55 @@ export const stats: Scenario = {
         active_parts_events_sessions: parts,
       };
       const sources: string[] = [];
-      for (const m of queries) {
+      /** Latencies of SAMPLES sequential requests after WARMUP; the answers, to compare. */
+      const measure = async (m: Measured) => {
         const times: number[] = [];
+        const answers = new Set<string>();
         for (let i = 0; i < WARMUP + SAMPLES; i++) {
           const began = performance.now();
           const res = await fetch(`${origin}${m.path}`, { headers: { authorization: `Bearer ${token}` } });
-          const body = (await res.json()) as { meta?: { from_rollups: boolean } };
-          if (!res.ok) throw new Error(`${m.name} answered ${res.status}: ${JSON.stringify(body)}`);
+          const text = await res.text();
+          if (!res.ok) throw new Error(`${m.name} answered ${res.status}: ${text}`);
           if (i >= WARMUP) times.push(performance.now() - began);
+          const body = JSON.parse(text) as { meta?: { from_rollups: boolean } };
           if (i === 0 && body.meta) sources.push(`${m.name} ${String(body.meta.from_rollups)}`);
+          delete body.meta;
+          answers.add(JSON.stringify(body));
         }
+        return { times, answers };
+      };
+      const answered = new Map<string, Set<string>>();
+      for (const m of queries) {
+        const { times, answers } = await measure(m);
+        answered.set(m.name, answers);
         figures[`${m.name}_p50_ms`] = round(percentile(times, 50), 1);
         figures[`${m.name}_p99_ms`] = round(percentile(times, 99), 1);
       }
       const use = cpu.stop();
+
+      // The same run's baseline for what summaries read: the queries that may use them, again with
+      // every build forgotten (the api's catalog is at most a second old), so they read the sources.
+      const valid = await loadSummaryCatalog(async (query) =>
+        (await clickhouse.query({ query, format: 'JSONEachRow' })).json(),
+      );
+      const previousMonth = monthPartition(
+        new Date(Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth() - 1, 1)),
+      );
+      const kinds: SummaryKind[] = ['site_month', 'sessions_month', 'dimension_month'];
+      figures.summaries_valid_when_measured = kinds.every((kind) => valid.build(kind, previousMonth)) ? 1 : 0;
+      await clickhouse.command({ query: 'TRUNCATE TABLE summary_builds' });
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      const ratios: Record<string, number> = {};
+      for (const m of queries.filter((q) => SUMMARIZED.has(q.name))) {
+        const { times, answers } = await measure(m);
+        const without = round(percentile(times, 50), 1);
+        figures[`${m.name}_without_summaries_p50_ms`] = without;
+        ratios[`${m.name}_p50_vs_without_summaries`] = round(figures[`${m.name}_p50_ms`]! / without, 2);
+        // Summaries change what is read, never the answer.
+        if ([...answers, ...answered.get(m.name)!].some((a) => a !== [...answers][0])) {
+          throw new Error(`${m.name} answered differently without summaries`);
+        }
+      }
 
       const targets = { p50_ms_max: 50, p99_ms_max: 250, p99_ms_max_raw_filtered: 500 };
       const met = queries.every(
@@ -310,10 +355,11 @@ export const stats: Scenario = {
         `Data: ${siteEvents} events of the measured site (Europe/Berlin) and ${otherEvents} of ${OTHER_SITES} other sites over ${DAYS} days, ${sessions} visits of the site, generated in ${round(generateSeconds)} s by ${Math.ceil(inserted / CHUNK)} \`INSERT INTO events SELECT ... FROM numbers(offset, ${CHUNK})\` statements (bench/scenarios/stats.ts \`GENERATE\`), so the materialized views filled \`sessions_v2\` and the rollups as for consumer inserts; the raw table keeps ${stack.env.RAW_RETENTION_DAYS} days (${rawRetained} of the site's raw events were still there when measuring: the TTL drops older ones as parts merge).${inserted < total ? ` The target was ${TARGET_EVENTS} events for the site; generation on this machine's embedded engine stopped at the ${GENERATE_BUDGET_MS / 1000} s budget.` : ''}`,
         `What the figures pay for. Closed months: an unfiltered aggregate whose period holds the end of a UTC month reads closed months from the summaries the worker builds (libs/clickhouse/src/summaries.ts; here ${summaries.length} builds in ${round(summariesSeconds, 1)} s, run once after the merges settled, as the worker does within SUMMARY_REFRESH_INTERVAL): 12 months read the rest of their first month as one visitor state, whole months as one state per month or one from January to a month, and visit totals as a row per month, instead of 35,040 fifteen-minute states and 2.3 M visits; 30 days read the rest of the previous month the same way. The rest of a period is read from the sources: visits from \`sessions_v2\` with FINAL (about ${Math.round(sessions / DAYS)} visits a day here), visitor counts by merging one uniq state per 15-minute rollup bucket. The page and country breakdowns depend on the day of the month they run: breakdown_page_30d reads the whole UTC days of closed months as one state per page and day (here ${closedDays} of its 30 days, read so from 7 on), the rest as one state per page and 15 minutes (~12 k per day); either way most of its time is merging ~700 k visitor hashes, which day states do not shrink, since a visitor rarely views a page in two buckets of a day. The country breakdown has no day rows. breakdown_page_7d_filtered needs raw events for which visits viewed each page and reads the visits themselves from \`sessions_v2\`, so its answer says from_rollups true; its p99 target is the raw one. Realtime is the api's own cost and one small raw query.`,
         `Each figure: ${SAMPLES} sequential requests after ${WARMUP} warm-ups, from this process to the api process (HTTP, JSON), one at a time. meta.from_rollups of each: ${sources.join(', ')}.`,
+        `Same-run baseline: the summaries of the previous month were ${figures.summaries_valid_when_measured ? 'valid' : 'NOT all valid'} when the figures above were taken; then every build was forgotten (TRUNCATE summary_builds) and ${[...SUMMARIZED].join(', ')} were measured again as above, reading the rollups and \`sessions_v2\` alone (\`*_without_summaries_p50_ms\`; the ratios divide the figure by it). Their answers were the same.`,
         `The ClickHouse behind it is the embedded engine host (chdb in one process, one query at a time, 2 cores), not a server. Measuring began ${settled ? `once the bulk load's background merges had finished and every month of sessions_v2 was one part (${round(settleSeconds)} s after it; ${parts} active parts of events and sessions_v2)` : `after waiting ${round(settleSeconds)} s for the bulk load's background merges, which were still running (${parts} active parts of events and sessions_v2)`}; no OPTIMIZE was forced.`,
         `CPU while measuring: ${describeCpu(use)}`,
       ].join('\n\n');
-      return { figures, ratios: {}, targets, targets_met: met, notes };
+      return { figures, ratios, targets, targets_met: met, notes };
     } finally {
       await stopAll(running);
       await clickhouse.close();
