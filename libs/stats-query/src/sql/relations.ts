@@ -212,6 +212,18 @@ export function rollupEventPart(
   );
 }
 
+/** The site's 15-minute rollup rows of the period that none of `reads` stands for. */
+function bucketsOutside(sc: Scope, reads: readonly SummaryRead[]): string[] {
+  return [
+    `site_id = ${sc.site}`,
+    `bucket >= ${sc.start}`,
+    `bucket < ${sc.end}`,
+    ...joinRanges(reads).map(
+      (r) => `NOT (bucket >= ${sc.p.instant(r.from)} AND bucket < ${sc.p.instant(r.to)})`,
+    ),
+  ];
+}
+
 /**
  * Dimension rows of the period with `reads` (see `planDimensionReads`) standing for their
  * stretches: day rows of `rollup_dimensions_summary` there, 15-minute rows for the rest. A 30-day
@@ -226,15 +238,7 @@ function dimensionDays(
   group: string | undefined,
 ): string {
   const cells = ['dimension', 'value', 'visitors', 'pageviews', 'events'];
-  const fine = [
-    `site_id = ${sc.site}`,
-    `bucket >= ${sc.start}`,
-    `bucket < ${sc.end}`,
-    ...joinRanges(reads).map(
-      (r) => `NOT (bucket >= ${sc.p.instant(r.from)} AND bucket < ${sc.p.instant(r.to)})`,
-    ),
-    ...conditions,
-  ];
+  const fine = [...bucketsOutside(sc, reads), ...conditions];
   const days = reads.map(
     (r) =>
       `(build_id = ${sc.p.bind(r.buildId, 'UUID')} AND day >= ${sc.p.day(r.from)} AND day < ${sc.p.day(r.to)})`,
@@ -257,14 +261,7 @@ function dimensionDays(
  * is the one the 15-minute rows give.
  */
 function siteTotals(sc: Scope, columns: readonly EventColumn[], reads: readonly SummaryRead[]): string {
-  const fine = [
-    `site_id = ${sc.site}`,
-    `bucket >= ${sc.start}`,
-    `bucket < ${sc.end}`,
-    ...joinRanges(reads).map(
-      (r) => `NOT (bucket >= ${sc.p.instant(r.from)} AND bucket < ${sc.p.instant(r.to)})`,
-    ),
-  ];
+  const fine = bucketsOutside(sc, reads);
   const builds = sc.p.bind(
     reads.map((r) => r.buildId),
     'Array(UUID)',
