@@ -147,6 +147,8 @@ const BUILD_SQL: Record<SummaryKind, readonly string[]> = {
       WHERE _partition_id IN {partitions:Array(String)}
       GROUP BY site_id`,
   ],
+  // A month of every site's values: grouped along the table's order (site, dimension), so memory
+  // holds one site's dimension at a time, not the whole month's groups.
   dimension_month: [
     `INSERT INTO ${DIMENSIONS_SUMMARY_TABLE}
        (build_id, site_id, dimension, day, value, visitors, pageviews, events)
@@ -154,7 +156,8 @@ const BUILD_SQL: Record<SummaryKind, readonly string[]> = {
             uniqMergeState(visitors), sum(pageviews), sum(events)
        FROM ${ROLLUP_DIMENSIONS_TABLE}
       WHERE _partition_id = {partition:String}
-      GROUP BY site_id, dimension, day, value`,
+      GROUP BY site_id, dimension, day, value
+      SETTINGS optimize_aggregation_in_order = 1`,
   ],
 };
 
