@@ -54,7 +54,11 @@ describe('closed-month summaries', () => {
     period,
     now: NOW,
     rawRetentionDays: 3650,
-    goals: [],
+    // An event goal and a page goal: the goal breakdown reads both dimensions of the rollups.
+    goals: [
+      { name: 'Signup', event_name: 'signup' },
+      { name: 'Blog', page_path: '/blog*' },
+    ],
     ...(raw ? { forceSource: 'raw' as const } : {}),
     ...(summaries ? { summaries } : {}),
   });
@@ -90,6 +94,7 @@ describe('closed-month summaries', () => {
       page: await breakdown(ctx, 'page'),
       browser: await breakdown(ctx, 'browser'),
       blog: await breakdown(ctx, 'page', [parseFilter('page', '/blog/*')]),
+      goal: await breakdown(ctx, 'goal'),
       filtered: await aggregate(ctx, ['visitors', 'pageviews'], [parseFilter('page', '/pricing')]),
     });
     return {
@@ -129,6 +134,7 @@ describe('closed-month summaries', () => {
     // April is the current month at NOW: it is never summarized; nor is January's prefix (its month).
     const dimensions = await dimensionAnswers(BERLIN);
     expect(dimensions.rollups.page.length).toBeGreaterThan(3);
+    expect(dimensions.rollups.goal.map((r) => r.value).sort()).toEqual(['Blog', 'Signup']);
     expect(names(await refreshClosedMonthSummaries(ch, { now: NOW }))).toEqual([
       'dimension_month 202601',
       'dimension_month 202602',
