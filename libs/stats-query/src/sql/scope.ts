@@ -29,60 +29,39 @@ export function sessionIdFloor(at: number): bigint {
   return BigInt(Math.max(0, Math.floor(at / 1000))) << 32n;
 }
 
-/** A stretch of a closed month that one row of the month summary holds: `from_day` to the month's end. */
+/** Whole UTC days of one month inside a period: what a month's summary rows can stand for. */
 export interface MonthPiece {
   /** `YYYYMM`, the partition id. */
   partition: string;
-  /** Day of the month the piece starts (1: the whole month). */
+  /** Day of the month the piece starts (1: from the month's start). */
   fromDay: number;
-  /** The piece's first instant, a UTC midnight. */
-  from: Date;
-  /** The end of its month (exclusive). */
-  to: Date;
-}
-
-/**
- * The stretches of `[start, end)` that month summaries can answer: from the first UTC midnight at
- * or after `start` to the end of its month (when that month ends inside the period), then every
- * whole UTC month after it. Only the first can begin after its month's first day.
- */
-export function monthPieces(start: Date, end: Date): MonthPiece[] {
-  const pieces: MonthPiece[] = [];
-  let cursor = new Date(Math.ceil(start.getTime() / DAY_MS) * DAY_MS);
-  for (;;) {
-    const monthEnd = new Date(Date.UTC(cursor.getUTCFullYear(), cursor.getUTCMonth() + 1, 1));
-    if (monthEnd.getTime() > end.getTime()) return pieces;
-    pieces.push({
-      partition: monthPartition(cursor),
-      fromDay: cursor.getUTCDate(),
-      from: cursor,
-      to: monthEnd,
-    });
-    cursor = monthEnd;
-  }
-}
-
-/** Whole UTC days of one month: what the day rows of a month summary can answer. */
-export interface DayPiece {
-  /** `YYYYMM`, the partition id. */
-  partition: string;
-  /** `[from, to)`, UTC midnights. */
+  /** `[from, to)`: UTC midnights; `to` is the month's end unless the period ends first. */
   from: Date;
   to: Date;
 }
 
 /** The whole UTC days of `[start, end)`, a piece per month they fall in. */
-export function dayPieces(start: Date, end: Date): DayPiece[] {
+export function dayPieces(start: Date, end: Date): MonthPiece[] {
   const last = Math.floor(end.getTime() / DAY_MS) * DAY_MS;
-  const pieces: DayPiece[] = [];
+  const pieces: MonthPiece[] = [];
   let cursor = new Date(Math.ceil(start.getTime() / DAY_MS) * DAY_MS);
   while (cursor.getTime() < last) {
-    const monthEnd = Date.UTC(cursor.getUTCFullYear(), cursor.getUTCMonth() + 1, 1);
-    const to = new Date(Math.min(monthEnd, last));
-    pieces.push({ partition: monthPartition(cursor), from: cursor, to });
+    const to = new Date(Math.min(monthEnd(cursor), last));
+    pieces.push({ partition: monthPartition(cursor), fromDay: cursor.getUTCDate(), from: cursor, to });
     cursor = to;
   }
   return pieces;
+}
+
+const monthEnd = (at: Date) => Date.UTC(at.getUTCFullYear(), at.getUTCMonth() + 1, 1);
+
+/**
+ * The stretches of `[start, end)` that rest-of-month summary rows can answer: the `dayPieces` that
+ * run to their month's end, i.e. from the first UTC midnight at or after `start` to the end of its
+ * month (when that month ends inside the period), then every whole UTC month after it.
+ */
+export function monthPieces(start: Date, end: Date): MonthPiece[] {
+  return dayPieces(start, end).filter((piece) => piece.to.getTime() === monthEnd(piece.from));
 }
 
 /**
@@ -191,7 +170,7 @@ export class Scope {
   }
 
   /** The period's `dayPieces`. */
-  get dayPieces(): DayPiece[] {
+  get dayPieces(): MonthPiece[] {
     const { startUtc, endUtc } = this.#period();
     return dayPieces(startUtc, endUtc);
   }

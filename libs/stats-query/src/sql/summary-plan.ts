@@ -1,6 +1,6 @@
 import { monthPartition, type SummaryCatalog, type SummaryKind } from '@tidemark/clickhouse';
 import { DAY_MS } from '../calendar';
-import type { DayPiece, MonthPiece } from './scope';
+import type { MonthPiece } from './scope';
 
 /** One summary row per site to read instead of the sources, and the stretch of time it holds. */
 export interface SummaryRead {
@@ -70,12 +70,8 @@ const MIN_SUMMARIZED_DAYS = 7;
  * The day rows of `rollup_dimensions_summary` that answer the period's `pieces`, where valid builds
  * have them; none when they would hold under `MIN_SUMMARIZED_DAYS`.
  */
-export function planDimensionReads(pieces: readonly DayPiece[], catalog: SummaryCatalog): SummaryRead[] {
-  const reads = monthReads(
-    'dimension_month',
-    pieces.map((p) => ({ ...p, fromDay: p.from.getUTCDate() })),
-    catalog,
-  );
+export function planDimensionReads(pieces: readonly MonthPiece[], catalog: SummaryCatalog): SummaryRead[] {
+  const reads = monthReads('dimension_month', pieces, catalog);
   const days = reads.reduce((n, r) => n + (r.to.getTime() - r.from.getTime()) / DAY_MS, 0);
   return days >= MIN_SUMMARIZED_DAYS ? reads : [];
 }
