@@ -55,6 +55,9 @@ function select(columns: readonly string[], from: string, where: readonly string
   ].join('\n  ');
 }
 
+/** Sub-selects of the same columns as one relation to read from. */
+const unionAll = (parts: readonly string[]) => `(\n  ${parts.join('\n  UNION ALL\n  ')}\n)`;
+
 /** What an event row contributes to a breakdown by an event-level or visitor-level property. */
 function rawEventValue(sc: Scope, property: Property): { expr: string; where?: string } {
   switch (property) {
@@ -245,12 +248,7 @@ function dimensionDays(
   );
   const coarse = [`site_id = ${sc.site}`, `(${days.join(' OR ')})`, ...conditions];
   const from = [select(cells, TABLES.dimensionRollup, fine), select(cells, TABLES.dimensionsSummary, coarse)];
-  return select(
-    aggregates(columns, ROLLUP_EVENT_AGGREGATES),
-    `(\n  ${from.join('\n  UNION ALL\n  ')}\n)`,
-    [],
-    group,
-  );
+  return select(aggregates(columns, ROLLUP_EVENT_AGGREGATES), unionAll(from), [], group);
 }
 
 /**
@@ -279,11 +277,7 @@ function siteTotals(sc: Scope, columns: readonly EventColumn[], reads: readonly 
     select(['visitors', 'pageviews', 'events'], TABLES.siteRollup, fine),
     select(['visitors', 'pageviews', 'events'], TABLES.siteSummary, coarse),
   ];
-  return select(
-    aggregates(columns, ROLLUP_EVENT_AGGREGATES),
-    `(\n  ${from.join('\n  UNION ALL\n  ')}\n)`,
-    [],
-  );
+  return select(aggregates(columns, ROLLUP_EVENT_AGGREGATES), unionAll(from), []);
 }
 
 /** Visit attributes a shape filters or groups on. */
@@ -485,7 +479,7 @@ function summarizedVisitTotals(
   );
   return select(
     columns.map((c) => `sum(${c}) AS ${c}`),
-    `(\n  ${parts.join('\n  UNION ALL\n  ')}\n)`,
+    unionAll(parts),
     [],
   );
 }
