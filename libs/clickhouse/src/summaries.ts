@@ -34,6 +34,14 @@ const SOURCE: Record<SummaryKind, string> = {
   dimension_month: ROLLUP_DIMENSIONS_TABLE,
 };
 
+/** Where each kind's rows go (BUILD_SQL), so dropping a build reaches every table that holds some. */
+const TARGET: Record<SummaryKind, string> = {
+  sessions_month: SESSIONS_SUMMARY_TABLE,
+  site_month: SITE_SUMMARY_TABLE,
+  site_year_prefix: SITE_SUMMARY_TABLE,
+  dimension_month: DIMENSIONS_SUMMARY_TABLE,
+};
+
 /** The valid builds: the one to read for a kind and month (`YYYYMM`), if any. */
 export interface SummaryCatalog {
   build(kind: SummaryKind, month: string): string | undefined;
@@ -116,14 +124,14 @@ const VISIT_TOTALS = `count(), countIf(pageviews = 1), sum(toUInt64(dateDiff('mi
 /** The statements of a build; parameters `build`, `partition` (the month) and `partitions` (all read). */
 const BUILD_SQL: Record<SummaryKind, readonly string[]> = {
   sessions_month: [
-    `INSERT INTO ${SESSIONS_SUMMARY_TABLE}
+    `INSERT INTO ${TARGET.sessions_month}
        (build_id, site_id, from_day, bucket, visits, bounces, duration_ms, pageviews, events)
      SELECT {build:UUID}, site_id, 0, toStartOfFifteenMinutes(start) AS bucket, ${VISIT_TOTALS}
        FROM (${PARTITION_VISITS})
       GROUP BY site_id, bucket`,
     // Only visits that start in the partition's own month (a session id's second and its visit's
     // start can fall either side of midnight); a visit counts towards each day up to its start's.
-    `INSERT INTO ${SESSIONS_SUMMARY_TABLE}
+    `INSERT INTO ${TARGET.sessions_month}
        (build_id, site_id, from_day, bucket, visits, bounces, duration_ms, pageviews, events)
      SELECT {build:UUID}, site_id, from_day, toStartOfMonth(min(start)), ${VISIT_TOTALS}
        FROM (${PARTITION_VISITS})
@@ -133,7 +141,7 @@ const BUILD_SQL: Record<SummaryKind, readonly string[]> = {
   ],
   // A 15-minute row counts towards each day up to its own.
   site_month: [
-    `INSERT INTO ${SITE_SUMMARY_TABLE} (build_id, site_id, from_day, visitors, pageviews, events)
+    `INSERT INTO ${TARGET.site_month} (build_id, site_id, from_day, visitors, pageviews, events)
      SELECT {build:UUID}, site_id, from_day, uniqMergeState(visitors), sum(pageviews), sum(events)
        FROM ${ROLLUP_SITE_TABLE}
       ARRAY JOIN range(1, toDayOfMonth(bucket) + 1) AS from_day
@@ -141,7 +149,7 @@ const BUILD_SQL: Record<SummaryKind, readonly string[]> = {
       GROUP BY site_id, from_day`,
   ],
   site_year_prefix: [
-    `INSERT INTO ${SITE_SUMMARY_TABLE} (build_id, site_id, from_day, visitors, pageviews, events)
+    `INSERT INTO ${TARGET.site_year_prefix} (build_id, site_id, from_day, visitors, pageviews, events)
      SELECT {build:UUID}, site_id, 1, uniqMergeState(visitors), sum(pageviews), sum(events)
        FROM ${ROLLUP_SITE_TABLE}
       WHERE _partition_id IN {partitions:Array(String)}
@@ -150,7 +158,7 @@ const BUILD_SQL: Record<SummaryKind, readonly string[]> = {
   // A month of every site's values: grouped along the table's order (site, dimension), so memory
   // holds one site's dimension at a time, not the whole month's groups.
   dimension_month: [
-    `INSERT INTO ${DIMENSIONS_SUMMARY_TABLE}
+    `INSERT INTO ${TARGET.dimension_month}
        (build_id, site_id, dimension, day, value, visitors, pageviews, events)
      SELECT {build:UUID}, site_id, dimension, toDate(bucket) AS day, value,
             uniqMergeState(visitors), sum(pageviews), sum(events)
@@ -288,7 +296,7 @@ async function dropSuperseded(clickhouse: ClickHouse, builds: readonly BuildReco
     query: `DELETE FROM ${SUMMARY_BUILDS_TABLE} WHERE build_id IN {drop:Array(UUID)}`,
     query_params: { drop },
   });
-  for (const table of [SESSIONS_SUMMARY_TABLE, SITE_SUMMARY_TABLE, DIMENSIONS_SUMMARY_TABLE]) {
+  for (const table of new Set(Object.values(TARGET))) {
     await clickhouse.command({
       query: `DELETE FROM ${table} WHERE build_id IN {drop:Array(UUID)}`,
       query_params: { drop },
