@@ -162,7 +162,7 @@ export const consumer: Scenario = {
         `${produced} events (${SITES.length} sites, 5-event visits, ~${Math.round(
           JSON.stringify(enrichedEvents({ sites: SITES }).next().value).length,
         )} B of JSON each) produced as ingest produces them (acks=all, gzip, 1,000 per request) into ${PARTITIONS} partitions before either member started.`,
-        `Each time runs from the member having joined its group (the consumer's "consumer started" log line) to the last event: for the consumer, the first poll of \`SELECT count() FROM events\` (every 250 ms) that saw all of them; the consumer ran with its shipped defaults (concurrency 4, batches up to 10,000, 1 MiB/1 s fetches).`,
+        `Each time runs from the member having joined its group (the consumer's "consumer started" log line) to the last event: for the consumer, the first poll of \`SELECT count() FROM events\` (every 250 ms) that saw all of them; the consumer ran with its shipped defaults (up to 4 inserts in flight, batches of up to 10,000 events over one or more partitions, fetches answered at 1 MiB or 500 ms).`,
         finished
           ? ''
           : `The consumer did not load every event within ${DRAIN_TIMEOUT_MS / 1000} s: it loaded ${loaded}, and its rate is over that window.`,

@@ -1,136 +1,320 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodePlan, encodePlan, PartitionBatcher, type Batch, type CommittedOffset } from './batcher';
+import { assignPartitions } from './assigner';
+import {
+  BatchPlanner,
+  decodePlan,
+  encodePlan,
+  MAX_PARTITIONS_PER_BATCH,
+  type Batch,
+  type CommittedOffset,
+  type Range,
+} from './batcher';
 
-const messages = (from: number, to: number) =>
+type Message = { offset: string };
+const messages = (from: number, to: number): Message[] =>
   Array.from({ length: to - from + 1 }, (_, i) => ({ offset: String(from + i) }));
 const nothingCommitted: CommittedOffset = { offset: '-1', metadata: null };
+const planned = (ranges: Range[], partition: number): CommittedOffset => ({
+  offset: (ranges.find((r) => r.partition === partition) as Range).first,
+  metadata: encodePlan(ranges, partition),
+});
+const shape = (batch: Batch<Message> | undefined) =>
+  batch && {
+    token: batch.dedupToken,
+    replay: batch.replay,
+    slices: batch.slices.map((s) => [s.partition, s.first, s.last, s.messages.length]),
+  };
 
-describe('PartitionBatcher', () => {
-  it('cuts what a fetch returned into batches of at most maxEvents, with a token naming the range', () => {
-    const batcher = new PartitionBatcher('events', 3, nothingCommitted, 4);
-    batcher.add(messages(10, 19));
-    const first = batcher.take() as Batch<{ offset: string }>;
-    expect(first).toMatchObject({ first: '10', last: '13', replay: false, dedupToken: 'events:3:10-13' });
-    expect(first.messages).toHaveLength(4);
-    expect(batcher.take()?.first).toBe('10');
-    batcher.done(first);
-    expect(batcher.take()).toMatchObject({ first: '14', last: '17' });
+describe('BatchPlanner', () => {
+  it('puts the pending messages of several partitions in one batch, at most maxEvents, with a token naming the ranges', () => {
+    const planner = new BatchPlanner<Message>('events', 25);
+    planner.open(3, nothingCommitted).add(messages(10, 19));
+    planner.open(1, nothingCommitted).add(messages(0, 19));
+    const first = planner.take();
+    expect(shape(first)).toEqual({
+      token: 'events:1:0-19,3:10-14',
+      replay: false,
+      slices: [
+        [1, '0', '19', 20],
+        [3, '10', '14', 5],
+      ],
+    });
+    // Both partitions are being loaded: nothing more of theirs until that batch is done.
+    expect(planner.take()).toBeUndefined();
+    planner.done(first as Batch<Message>);
+    expect(shape(planner.take())?.slices).toEqual([[3, '15', '19', 5]]);
+  });
+
+  it('keeps a one-partition token as it was before batches spanned partitions', () => {
+    const planner = new BatchPlanner<Message>('events', 100);
+    planner.open(3, nothingCommitted).add(messages(10, 13));
+    expect(planner.take()?.dedupToken).toBe('events:3:10-13');
+  });
+
+  it('loads other partitions while one is being loaded, and gives a released batch back', () => {
+    const planner = new BatchPlanner<Message>('events', 10);
+    planner.open(0, nothingCommitted).add(messages(0, 9));
+    planner.open(1, nothingCommitted).add(messages(0, 9));
+    const a = planner.take() as Batch<Message>;
+    const b = planner.take() as Batch<Message>;
+    expect([a.slices[0]?.partition, b.slices[0]?.partition].sort()).toEqual([0, 1]);
+    expect(planner.take()).toBeUndefined();
+    planner.release(a);
+    expect(shape(planner.take())).toEqual(shape(a));
   });
 
   it('ignores messages it already holds or that were already committed', () => {
-    const batcher = new PartitionBatcher('events', 0, { offset: '5', metadata: null }, 100);
+    const planner = new BatchPlanner<Message>('events', 100);
+    const batcher = planner.open(0, { offset: '5', metadata: null });
     batcher.add(messages(3, 7));
     batcher.add(messages(6, 9));
-    const batch = batcher.take();
-    expect(batch?.messages.map((m) => m.offset)).toEqual(['5', '6', '7', '8', '9']);
+    expect(planner.take()?.slices[0]?.messages.map((m) => m.offset)).toEqual(['5', '6', '7', '8', '9']);
   });
 
-  it('re-forms a planned range exactly, waiting for the rest of it and leaving what follows', () => {
-    const committed = { offset: '100', metadata: encodePlan({ first: '100', last: '180' }) };
-    const batcher = new PartitionBatcher('events', 1, committed, 10_000);
+  it('re-forms a one-partition plan exactly, waiting for the rest of it and leaving what follows', () => {
+    const planner = new BatchPlanner<Message>('events', 10_000);
+    const batcher = planner.open(1, { offset: '100', metadata: '{"plan":{"first":"100","last":"180"}}' });
     batcher.add(messages(100, 150));
-    expect(batcher.take()).toBeUndefined();
+    expect(planner.take()).toBeUndefined();
     batcher.add(messages(151, 250));
-    const replay = batcher.take() as Batch<{ offset: string }>;
-    expect(replay).toMatchObject({ first: '100', last: '180', replay: true, dedupToken: 'events:1:100-180' });
-    expect(replay.messages).toHaveLength(81);
-    batcher.done(replay);
-    expect(batcher.take()).toMatchObject({ first: '181', last: '250', replay: false });
+    const replay = planner.take() as Batch<Message>;
+    expect(shape(replay)).toEqual({
+      token: 'events:1:100-180',
+      replay: true,
+      slices: [[1, '100', '180', 81]],
+    });
+    planner.done(replay);
+    expect(shape(planner.take())).toMatchObject({ replay: false, slices: [[1, '181', '250', 70]] });
+  });
+
+  it('re-forms a plan over several partitions once all of them are here and fetched, loading the others meanwhile', () => {
+    const ranges = [
+      { partition: 2, first: '40', last: '49' },
+      { partition: 5, first: '0', last: '3' },
+    ];
+    const planner = new BatchPlanner<Message>('events', 10_000);
+    planner.open(5, planned(ranges, 5)).add(messages(0, 8));
+    planner.open(7, nothingCommitted).add(messages(0, 1));
+    // Partition 2 is not here yet: only partition 7 can be loaded.
+    const free = planner.take() as Batch<Message>;
+    expect(shape(free)?.slices).toEqual([[7, '0', '1', 2]]);
+    planner.done(free);
+    const two = planner.open(2, planned(ranges, 2));
+    two.add(messages(40, 45));
+    expect(planner.take()).toBeUndefined();
+    two.add(messages(46, 60));
+    const replay = planner.take() as Batch<Message>;
+    expect(shape(replay)).toEqual({
+      token: 'events:2:40-49,5:0-3',
+      replay: true,
+      slices: [
+        [2, '40', '49', 10],
+        [5, '0', '3', 4],
+      ],
+    });
+    planner.done(replay);
+    expect(shape(planner.take())?.slices).toEqual([
+      [2, '50', '60', 11],
+      [5, '4', '8', 5],
+    ]);
   });
 
   it('keeps a planned range larger than maxEvents whole', () => {
-    const committed = { offset: '0', metadata: encodePlan({ first: '0', last: '49' }) };
-    const batcher = new PartitionBatcher('events', 0, committed, 10);
-    batcher.add(messages(0, 60));
-    expect(batcher.take()?.messages).toHaveLength(50);
+    const planner = new BatchPlanner<Message>('events', 10);
+    planner
+      .open(0, { offset: '0', metadata: encodePlan([{ partition: 0, first: '0', last: '49' }], 0) })
+      .add(messages(0, 60));
+    expect(planner.take()?.slices[0]?.messages).toHaveLength(50);
   });
 
-  it('drops a plan whose range retention already deleted', () => {
-    const committed = { offset: '0', metadata: encodePlan({ first: '0', last: '49' }) };
-    const batcher = new PartitionBatcher('events', 0, committed, 10);
-    batcher.add(messages(70, 75));
-    expect(batcher.take()).toMatchObject({ first: '70', last: '75', replay: false });
+  it('drops a plan, for all its partitions, once retention deleted one of its ranges', () => {
+    const ranges = [
+      { partition: 0, first: '0', last: '49' },
+      { partition: 1, first: '10', last: '12' },
+    ];
+    const planner = new BatchPlanner<Message>('events', 100);
+    planner.open(0, planned(ranges, 0)).add(messages(70, 75));
+    planner.open(1, planned(ranges, 1)).add(messages(10, 15));
+    expect(shape(planner.take())).toEqual({
+      token: 'events:0:70-75,1:10-15',
+      replay: false,
+      slices: [
+        [0, '70', '75', 6],
+        [1, '10', '15', 6],
+      ],
+    });
+  });
+
+  it('caps a batch at the partitions whose plans fit in Kafka offset metadata', () => {
+    const planner = new BatchPlanner<Message>('events', 1_000_000);
+    for (let p = 0; p < MAX_PARTITIONS_PER_BATCH + 6; p++)
+      planner.open(p, nothingCommitted).add(messages(0, 2));
+    const batch = planner.take() as Batch<Message>;
+    expect(batch.slices).toHaveLength(MAX_PARTITIONS_PER_BATCH);
+    expect(encodePlan(batch.slices, batch.slices[0]!.partition).length).toBeLessThan(4096);
+    expect(planner.take()?.slices).toHaveLength(6);
   });
 });
 
-describe('decodePlan', () => {
+describe('encodePlan and decodePlan', () => {
+  it('round-trip a batch over several partitions, read from any of them', () => {
+    const ranges = [
+      { partition: 0, first: '7', last: '9' },
+      { partition: 4, first: '100', last: '100' },
+    ];
+    expect(decodePlan(encodePlan(ranges, 0), 7n, 0)).toEqual(ranges);
+    expect(decodePlan(encodePlan(ranges, 4), 100n, 4)).toEqual(ranges);
+  });
+
   it('accepts only a plan that starts at the committed offset', () => {
-    const metadata = encodePlan({ first: '7', last: '9' });
-    expect(decodePlan(metadata, 7n)).toEqual({ first: 7n, last: 9n });
-    expect(decodePlan(metadata, 8n)).toBeUndefined();
-    expect(decodePlan(null, 7n)).toBeUndefined();
-    expect(decodePlan('', 7n)).toBeUndefined();
-    expect(decodePlan('not json', 7n)).toBeUndefined();
-    expect(decodePlan('{"plan":{"first":"7","last":"6"}}', 7n)).toBeUndefined();
-    expect(decodePlan('{"plan":{"first":7,"last":9}}', 7n)).toBeUndefined();
+    const metadata = encodePlan([{ partition: 2, first: '7', last: '9' }], 2);
+    expect(metadata).toBe('{"plan":{"first":"7","last":"9"}}');
+    expect(decodePlan(metadata, 7n, 2)).toEqual([{ partition: 2, first: '7', last: '9' }]);
+    expect(decodePlan(metadata, 8n, 2)).toBeUndefined();
+    expect(decodePlan(null, 7n, 2)).toBeUndefined();
+    expect(decodePlan('', 7n, 2)).toBeUndefined();
+    expect(decodePlan('not json', 7n, 2)).toBeUndefined();
+    expect(decodePlan('{"plan":{"first":"7","last":"6"}}', 7n, 2)).toBeUndefined();
+    expect(decodePlan('{"plan":{"first":7,"last":9}}', 7n, 2)).toBeUndefined();
+    expect(decodePlan('{"plan":{"first":"7","last":"9"},"with":[[3,"1"]]}', 7n, 2)).toBeUndefined();
+    expect(decodePlan('{"plan":{"first":"7","last":"9"},"with":[[2,"1","4"]]}', 7n, 2)).toBeUndefined();
+    expect(decodePlan('{"plan":{"first":"7","last":"9"},"with":[[3,"5","4"]]}', 7n, 2)).toBeUndefined();
   });
 });
 
 /**
- * The consumer protocol of event-loader.ts against a model of Kafka (a committed offset with
- * metadata) and ClickHouse (tokens remembered, a repeated token dropped), with fetches of random
- * sizes and crashes at every step: every offset must end up stored exactly once.
+ * The consumer protocol of event-loader.ts against a model of Kafka (committed offsets with
+ * metadata, one commit request written whole) and ClickHouse (tokens remembered, a repeated token
+ * dropped), with fetches of random sizes, crashes at every step, and after each crash a group of a
+ * random size assigned by the group's assigner: every offset must end up stored exactly once.
  */
-describe('exactly once across crashes', () => {
+describe('exactly once across crashes and rebalances', () => {
   type Step = 'before-plan' | 'after-plan' | 'after-insert' | 'none';
   const steps: Step[] = ['before-plan', 'after-plan', 'after-insert', 'none'];
 
-  it('stores every offset once whatever the fetch sizes and crash points', () => {
+  it('stores every offset once whatever the fetch sizes, crash points and group sizes', () => {
     fc.assert(
       fc.property(
-        fc.integer({ min: 1, max: 300 }),
-        fc.integer({ min: 1, max: 50 }),
-        fc.array(fc.integer({ min: 1, max: 80 }), { minLength: 1, maxLength: 20 }),
+        fc.array(fc.integer({ min: 0, max: 120 }), { minLength: 1, maxLength: 5 }),
+        fc.integer({ min: 1, max: 60 }),
+        fc.array(fc.integer({ min: 1, max: 50 }), { minLength: 1, maxLength: 20 }),
         fc.array(fc.constantFrom(...steps), { minLength: 1, maxLength: 40 }),
-        (logLength, maxEvents, fetchSizes, crashes) => {
-          const log = messages(0, logLength - 1);
-          let committed: CommittedOffset = nothingCommitted;
+        fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 10 }),
+        (logLengths, maxEvents, fetchSizes, crashes, groupSizes) => {
+          const partitions = logLengths.map((_, p) => p);
+          const committed = partitions.map((): CommittedOffset => nothingCommitted);
           const stored = new Map<string, string[]>();
           let fetchIndex = 0;
           let crashIndex = 0;
           const nextCrash = () => (crashIndex < crashes.length ? crashes[crashIndex++] : 'none');
+          const position = (p: number) => Math.max(0, Number((committed[p] as CommittedOffset).offset));
+          const finished = () => partitions.every((p) => position(p) === logLengths[p]);
+          const pendingPlans = () =>
+            partitions
+              .map((p) => decodePlan(committed[p]?.metadata, BigInt(committed[p]!.offset), p))
+              .filter((plan): plan is Range[] => plan !== undefined && plan.length > 1)
+              .map((plan) => plan.map((r) => r.partition));
 
-          for (let restarts = 0; restarts < 1_000; restarts++) {
-            const batcher = new PartitionBatcher('t', 0, committed, maxEvents);
-            let position = Math.max(0, Number(committed.offset));
-            let crashed = false;
-            while (!crashed && BigInt(committed.offset) < BigInt(logLength)) {
-              const size = fetchSizes[fetchIndex++ % fetchSizes.length] as number;
-              batcher.add(log.slice(position, position + size));
-              position = Math.min(logLength, position + size);
-              for (let batch = batcher.take(); batch && !crashed; batch = batcher.take()) {
-                const crash = nextCrash();
-                if (crash === 'before-plan') {
-                  crashed = true;
-                  break;
+          for (let generation = 0; generation < 1_000 && !finished(); generation++) {
+            const members = Array.from(
+              { length: groupSizes[generation % groupSizes.length] as number },
+              (_, i) => `m${i}`,
+            );
+            const assignment = assignPartitions(members, partitions, pendingPlans());
+            for (const owned of assignment.values()) {
+              const planner = new BatchPlanner<Message>('t', maxEvents);
+              const fetched = new Map(owned.map((p) => [p, position(p)]));
+              const batchers = owned.map((p) => planner.open(p, committed[p] as CommittedOffset));
+              let crashed = false;
+              for (
+                let round = 0;
+                round < 1_000 && !crashed && owned.some((p) => position(p) < (logLengths[p] as number));
+                round++
+              ) {
+                owned.forEach((p, i) => {
+                  const size = fetchSizes[fetchIndex++ % fetchSizes.length] as number;
+                  const from = fetched.get(p) as number;
+                  const to = Math.min(logLengths[p] as number, from + size);
+                  batchers[i]?.add(messages(from, to - 1));
+                  fetched.set(p, to);
+                });
+                for (let batch = planner.take(); batch && !crashed; batch = planner.take()) {
+                  const crash = nextCrash();
+                  if (crash === 'before-plan') {
+                    crashed = true;
+                    break;
+                  }
+                  for (const s of batch.slices)
+                    committed[s.partition] = {
+                      offset: s.first,
+                      metadata: encodePlan(batch.slices, s.partition),
+                    };
+                  if (crash === 'after-plan') {
+                    crashed = true;
+                    break;
+                  }
+                  const content = batch.slices.flatMap((s) =>
+                    s.messages.map((m) => `${s.partition}/${m.offset}`),
+                  );
+                  const earlier = stored.get(batch.dedupToken);
+                  if (earlier) expect(earlier).toEqual(content);
+                  else stored.set(batch.dedupToken, content);
+                  if (crash === 'after-insert') {
+                    crashed = true;
+                    break;
+                  }
+                  for (const s of batch.slices)
+                    committed[s.partition] = { offset: String(BigInt(s.last) + 1n), metadata: null };
+                  planner.done(batch);
                 }
-                committed = { offset: batch.first, metadata: encodePlan(batch) };
-                if (crash === 'after-plan') {
-                  crashed = true;
-                  break;
-                }
-                const offsets = batch.messages.map((m) => m.offset);
-                const earlier = stored.get(batch.dedupToken);
-                if (earlier) expect(earlier).toEqual(offsets);
-                else stored.set(batch.dedupToken, offsets);
-                if (crash === 'after-insert') {
-                  crashed = true;
-                  break;
-                }
-                committed = { offset: String(BigInt(batch.last) + 1n), metadata: null };
-                batcher.done(batch);
               }
             }
-            if (!crashed) break;
           }
 
-          expect(committed.offset).toBe(String(logLength));
-          const all = [...stored.values()].flat().map(Number);
-          expect(all.sort((a, b) => a - b)).toEqual(log.map((m) => Number(m.offset)));
+          expect(finished()).toBe(true);
+          const all = [...stored.values()].flat().sort();
+          const expected = partitions
+            .flatMap((p) => messages(0, (logLengths[p] as number) - 1).map((m) => `${p}/${m.offset}`))
+            .sort();
+          expect(all).toEqual(expected);
         },
       ),
-      { numRuns: 500 },
+      { numRuns: 400 },
+    );
+  });
+});
+
+describe('assignPartitions', () => {
+  it('is round-robin when no plan is pending, whatever the member order', () => {
+    const assignment = assignPartitions(['b', 'a', 'c'], [0, 1, 2, 3, 4, 5, 6], []);
+    expect(Object.fromEntries(assignment)).toEqual({ a: [0, 3, 6], b: [1, 4], c: [2, 5] });
+    expect(assignPartitions(['c', 'a', 'b'], [6, 5, 4, 3, 2, 1, 0], [])).toEqual(assignment);
+  });
+
+  it('gives the partitions of each pending plan to one member, and every partition to exactly one', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 6 }),
+        fc.integer({ min: 1, max: 40 }),
+        fc.array(fc.array(fc.integer({ min: 0, max: 45 }), { minLength: 2, maxLength: 6 }), { maxLength: 5 }),
+        (memberCount, partitionCount, plans) => {
+          const members = Array.from({ length: memberCount }, (_, i) => `member-${i}`);
+          const partitions = Array.from({ length: partitionCount }, (_, p) => p);
+          const assignment = assignPartitions(members, partitions, plans);
+          const owner = new Map<number, string>();
+          for (const [member, owned] of assignment)
+            for (const p of owned) {
+              expect(owner.has(p)).toBe(false);
+              owner.set(p, member);
+            }
+          expect([...owner.keys()].sort((a, b) => a - b)).toEqual(partitions);
+          for (const plan of plans) {
+            const owners = new Set(plan.filter((p) => p < partitionCount).map((p) => owner.get(p)));
+            expect(owners.size).toBeLessThanOrEqual(1);
+          }
+        },
+      ),
     );
   });
 });

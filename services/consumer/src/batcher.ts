@@ -4,68 +4,125 @@
  * ClickHouse drops an insert whose `insert_deduplication_token` it has seen recently, in `events`
  * and in every view's target table. A batch stored but not committed (the process died in
  * between) is therefore harmless only if it is stored again under the same token, i.e. as the
- * SAME offset range. kafkajs hands `eachBatch` whatever the fetch returned, so after a restart the
+ * SAME offset ranges. kafkajs hands `eachBatch` whatever the fetch returned, so after a restart the
  * natural boundaries differ: [100, 180] was stored, the process died before committing 181, and the
  * next fetch returns [100, 250] - a new token, and 100..180 would be stored twice. Fixed-size
  * batches do not fix it: a short batch cut when the fetch wait ran out ([100, 180] because only 81
  * messages had arrived) is not re-formed once more have arrived.
  *
- * So a range is recorded before it is inserted, where the next reader of the partition looks
+ * So the ranges are recorded before they are inserted, where the next reader of a partition looks
  * anyway: the consumer group's committed offset, whose metadata string Kafka keeps with it.
- * For each batch:
  *
- *   1. plan     commit offset = first, metadata = {"plan":{"first","last"}}  (position unchanged)
- *   2. insert   the decodable messages of [first, last], token `<topic>:<partition>:<first>-<last>`
+ * One batch (one ClickHouse insert) holds ranges of one or more partitions this process owns: a
+ * ClickHouse insert costs ~25 ms before its first row on the embedded engine, so twelve partitions
+ * loaded one insert each would spend most of the engine's time on that at moderate rates. For each
+ * batch:
+ *
+ *   1. plan     one commit for all its partitions: offset = first, metadata = its own range and
+ *               the others' (`encodePlan`); positions unchanged. Kafka writes one commit request's
+ *               offsets together, so either every partition of the batch names it or none does.
+ *   2. insert   the decodable messages of the ranges, token `<topic>:<partition>:<first>-<last>`
+ *               per range, joined by `,`
  *   3. notify   enqueue the worker's jobs for the stored events (notifications.ts); their ids come
- *               from the events and the range, so a replay enqueues nothing new
+ *               from the events and the ranges, so a replay enqueues nothing new
  *   4. dead-letter the others, each to the DLQ topic with its reason
- *   5. commit   offset = last + 1, no metadata
+ *   5. commit   one commit: offset = last + 1 for every range, no metadata
  *
- * Whoever reads the partition next (this process after an error, a restarted one, or another group
+ * Whoever reads a partition next (this process after an error, a restarted one, or another group
  * member after a rebalance) starts at the committed offset. When a plan is attached it waits for,
- * and loads, exactly that range with the same token, whatever the fetches return: ClickHouse drops
- * it if step 2 had finished, stores it if not. Kafka refuses commits from a member that no longer
- * owns the partition (generation check), so a stale owner can neither record a new plan nor move
- * the offset; its late insert of the current plan carries the same token and is dropped as well.
- * Without a plan (the previous batch was committed) boundaries are free: a batch is what one fetch
- * returned for the partition, at most `maxEvents` messages.
+ * and loads, exactly those ranges with the same token, whatever the fetches return: ClickHouse drops
+ * them if step 2 had finished, stores them if not. That needs every partition of the plan in one
+ * process: the group's assigner (assigner.ts) keeps them together. Kafka refuses commits from a
+ * member that no longer owns its partitions (generation check), so a stale owner can neither record
+ * a new plan nor move the offsets; its late insert of the current plan carries the same token and
+ * is dropped as well. Without a plan (the previous batch was committed) boundaries are free: a batch
+ * is what the fetches returned for the partitions not already being loaded, at most `maxEvents`
+ * messages.
  */
 
 export interface OffsetMessage {
   offset: string;
 }
 
-export interface Batch<M extends OffsetMessage> {
-  topic: string;
+/** Offsets `first` to `last` (both included) of one partition. */
+export interface Range {
   partition: number;
   first: string;
   last: string;
+}
+
+export interface Slice<M extends OffsetMessage> extends Range {
   messages: M[];
+}
+
+/** One ClickHouse insert: a range of each of one or more partitions, in partition order. */
+export interface Batch<M extends OffsetMessage> {
+  topic: string;
+  slices: Slice<M>[];
   dedupToken: string;
   /** Re-formed from a plan recorded by an earlier attempt, which may already be stored. */
   replay: boolean;
 }
 
-interface Plan {
-  first: bigint;
-  last: bigint;
+/**
+ * Kafka keeps at most `offset.metadata.max.bytes` (4096 by default) of metadata per partition, and
+ * each partition's plan names all of its batch's ranges (~30 bytes each).
+ */
+export const MAX_PARTITIONS_PER_BATCH = 64;
+
+const byPartition = (a: Range, b: Range) => a.partition - b.partition;
+
+export const dedupToken = (topic: string, ranges: readonly Range[]) =>
+  `${topic}:${[...ranges]
+    .sort(byPartition)
+    .map((r) => `${r.partition}:${r.first}-${r.last}`)
+    .join(',')}`;
+
+/**
+ * The metadata committed with `partition`'s first offset: its range, and the other ranges of its
+ * batch under `with`. A one-partition plan has no `with`, as before batches spanned partitions.
+ */
+export function encodePlan(ranges: readonly Range[], partition: number): string {
+  const own = ranges.find((r) => r.partition === partition);
+  if (!own) throw new Error(`partition ${partition} is not in the batch`);
+  const others = ranges.filter((r) => r !== own).sort(byPartition);
+  const plan = { first: own.first, last: own.last };
+  return JSON.stringify(
+    others.length === 0 ? { plan } : { plan, with: others.map((r) => [r.partition, r.first, r.last]) },
+  );
 }
 
-export const dedupToken = (topic: string, partition: number, first: string, last: string) =>
-  `${topic}:${partition}:${first}-${last}`;
+const isOffset = (value: unknown): value is string => typeof value === 'string' && /^\d+$/.test(value);
 
-export const encodePlan = (batch: Pick<Batch<OffsetMessage>, 'first' | 'last'>) =>
-  JSON.stringify({ plan: { first: batch.first, last: batch.last } });
-
-/** The plan recorded with `committedOffset`, if it belongs to it; anything else means "no plan". */
-export function decodePlan(metadata: string | null | undefined, committedOffset: bigint): Plan | undefined {
+/**
+ * The batch (all its ranges, in partition order) planned at `partition`'s committed offset, if the
+ * metadata holds one that starts there; anything else means "no plan".
+ */
+export function decodePlan(
+  metadata: string | null | undefined,
+  committedOffset: bigint,
+  partition: number,
+): Range[] | undefined {
   if (!metadata) return undefined;
   try {
-    const { plan } = JSON.parse(metadata) as { plan?: { first?: unknown; last?: unknown } };
-    if (typeof plan?.first !== 'string' || typeof plan.last !== 'string') return undefined;
-    const first = BigInt(plan.first);
-    const last = BigInt(plan.last);
-    return first === committedOffset && last >= first ? { first, last } : undefined;
+    const parsed = JSON.parse(metadata) as { plan?: { first?: unknown; last?: unknown }; with?: unknown };
+    const { plan } = parsed;
+    if (!isOffset(plan?.first) || !isOffset(plan.last)) return undefined;
+    if (BigInt(plan.first) !== committedOffset) return undefined;
+    const ranges: Range[] = [{ partition, first: plan.first, last: plan.last }];
+    if (parsed.with !== undefined) {
+      if (!Array.isArray(parsed.with)) return undefined;
+      for (const entry of parsed.with as unknown[]) {
+        if (!Array.isArray(entry) || entry.length !== 3) return undefined;
+        const [p, first, last] = entry as unknown[];
+        if (!Number.isInteger(p) || (p as number) < 0 || !isOffset(first) || !isOffset(last))
+          return undefined;
+        ranges.push({ partition: p as number, first, last });
+      }
+    }
+    if (new Set(ranges.map((r) => r.partition)).size !== ranges.length) return undefined;
+    if (ranges.some((r) => BigInt(r.last) < BigInt(r.first))) return undefined;
+    return ranges.sort(byPartition);
   } catch {
     return undefined;
   }
@@ -77,25 +134,22 @@ export interface CommittedOffset {
   metadata: string | null;
 }
 
-/**
- * The fetched-but-unloaded messages of one partition and the rule that cuts them into batches.
- * Pure: the caller does the Kafka and ClickHouse work and reports back with `done`.
- */
+type PlanState = 'none' | 'waiting' | 'ready' | 'deleted';
+
+/** The fetched-but-unloaded messages of one partition, and the plan found at its committed offset. */
 export class PartitionBatcher<M extends OffsetMessage> {
   private pending: M[] = [];
   /** First offset not covered by a committed batch; undefined while nothing was ever committed. */
   private next: bigint | undefined;
-  private plan: Plan | undefined;
+  plan: readonly Range[] | undefined;
 
   constructor(
-    readonly topic: string,
     readonly partition: number,
     committed: CommittedOffset,
-    private readonly maxEvents: number,
   ) {
     const offset = BigInt(committed.offset);
     this.next = offset >= 0n ? offset : undefined;
-    this.plan = decodePlan(committed.metadata, offset);
+    this.plan = decodePlan(committed.metadata, offset, partition);
   }
 
   /** Appends fetched messages in offset order; ones already pending or already loaded are ignored. */
@@ -109,48 +163,151 @@ export class PartitionBatcher<M extends OffsetMessage> {
     }
   }
 
-  /** The next batch to load, or undefined until the pending messages can form one. */
-  take(): Batch<M> | undefined {
+  get hasPending(): boolean {
+    return this.pending.length > 0;
+  }
+
+  /** Whether this partition's planned range has been fetched whole, or is gone from the log. */
+  planState(): PlanState {
+    const own = this.plan?.find((r) => r.partition === this.partition);
+    if (!own) return 'none';
     const head = this.pending[0];
     const tail = this.pending.at(-1);
-    if (!head || !tail) return undefined;
-    if (this.plan) {
-      const { first, last } = this.plan;
-      // The planned range was deleted by retention before it could be loaded: nothing to re-form.
-      if (BigInt(head.offset) > last) this.plan = undefined;
-      else if (BigInt(tail.offset) < last) return undefined;
-      else {
-        const count = this.pending.findIndex((m) => BigInt(m.offset) > last);
-        return this.batch(
-          this.pending.slice(0, count < 0 ? undefined : count),
-          String(first),
-          String(last),
-          true,
-        );
-      }
-    }
-    const messages = this.pending.slice(0, this.maxEvents);
-    return this.batch(messages, head.offset, (messages.at(-1) as M).offset, false);
+    if (!head || !tail) return 'waiting';
+    // Retention deleted the planned range before it could be loaded: nothing to re-form.
+    if (BigInt(head.offset) > BigInt(own.last)) return 'deleted';
+    return BigInt(tail.offset) < BigInt(own.last) ? 'waiting' : 'ready';
   }
 
-  /** The batch is stored and its end committed: the next one starts after it. */
-  done(batch: Batch<M>): void {
-    const last = BigInt(batch.last);
-    this.pending = this.pending.filter((m) => BigInt(m.offset) > last);
-    this.next = last + 1n;
+  /** This partition's slice of its plan; call only when `planState()` is 'ready'. */
+  plannedSlice(): Slice<M> {
+    const own = this.plan?.find((r) => r.partition === this.partition) as Range;
+    const end = this.pending.findIndex((m) => BigInt(m.offset) > BigInt(own.last));
+    return { ...own, messages: this.pending.slice(0, end < 0 ? undefined : end) };
+  }
+
+  /** Up to `max` pending messages from the head, for a batch without a plan. */
+  freeSlice(max: number): Slice<M> | undefined {
+    const messages = this.pending.slice(0, max);
+    const head = messages[0];
+    const tail = messages.at(-1);
+    if (!head || !tail) return undefined;
+    return { partition: this.partition, first: head.offset, last: tail.offset, messages };
+  }
+
+  /** The range up to `last` is stored and committed: the next batch starts after it. */
+  done(last: string): void {
+    const end = BigInt(last);
+    this.pending = this.pending.filter((m) => BigInt(m.offset) > end);
+    this.next = end + 1n;
     this.plan = undefined;
   }
+}
 
-  private batch(messages: M[], first: string, last: string, replay: boolean): Batch<M> {
-    const { topic, partition } = this;
-    return {
-      topic,
-      partition,
-      first,
-      last,
-      messages,
-      replay,
-      dedupToken: dedupToken(topic, partition, first, last),
-    };
+/**
+ * The partitions of this process and the rule that cuts their pending messages into batches. Pure:
+ * the caller does the Kafka and ClickHouse work and reports back with `done` or `release`.
+ */
+export class BatchPlanner<M extends OffsetMessage> {
+  private readonly batchers = new Map<number, PartitionBatcher<M>>();
+  /** Partitions in a batch being loaded: nothing else of theirs is taken until it is done. */
+  private readonly busy = new Set<number>();
+  /** Where the next free batch starts looking, so a busy partition cannot starve the others. */
+  private rotation = 0;
+
+  constructor(
+    readonly topic: string,
+    private readonly maxEvents: number,
+  ) {}
+
+  get(partition: number): PartitionBatcher<M> | undefined {
+    return this.batchers.get(partition);
+  }
+
+  open(partition: number, committed: CommittedOffset): PartitionBatcher<M> {
+    const batcher = new PartitionBatcher<M>(partition, committed);
+    this.batchers.set(partition, batcher);
+    return batcher;
+  }
+
+  /** A new assignment: nothing held so far may be loaded under it. */
+  clear(): void {
+    this.batchers.clear();
+    this.busy.clear();
+  }
+
+  /**
+   * The next batch to load, or undefined while nothing can form one. A planned batch comes first,
+   * once every partition it names is here, idle and fetched far enough; partitions waiting on a
+   * plan are left out of free batches.
+   */
+  take(): Batch<M> | undefined {
+    const planned = this.takePlanned();
+    if (planned) return planned;
+    const order = [...this.batchers.keys()].sort((a, b) => a - b);
+    const start = this.rotation++ % Math.max(1, order.length);
+    const slices: Slice<M>[] = [];
+    let room = this.maxEvents;
+    for (let i = 0; i < order.length && room > 0 && slices.length < MAX_PARTITIONS_PER_BATCH; i++) {
+      const partition = order[(start + i) % order.length] as number;
+      const batcher = this.batchers.get(partition) as PartitionBatcher<M>;
+      if (this.busy.has(partition) || batcher.plan) continue;
+      const slice = batcher.freeSlice(room);
+      if (!slice) continue;
+      slices.push(slice);
+      room -= slice.messages.length;
+    }
+    return slices.length > 0 ? this.claim(slices, false) : undefined;
+  }
+
+  /** The batch is stored and committed. */
+  done(batch: Batch<M>): void {
+    for (const slice of batch.slices) {
+      this.batchers.get(slice.partition)?.done(slice.last);
+      this.busy.delete(slice.partition);
+    }
+  }
+
+  /** The batch was not loaded (the consumer is stopping): its partitions are free again. */
+  release(batch: Batch<M>): void {
+    for (const slice of batch.slices) this.busy.delete(slice.partition);
+  }
+
+  private takePlanned(): Batch<M> | undefined {
+    for (const batcher of this.batchers.values()) {
+      const plan = batcher.plan;
+      if (!plan || this.busy.has(batcher.partition)) continue;
+      const token = dedupToken(this.topic, plan);
+      const partners: PartitionBatcher<M>[] = [];
+      for (const range of plan) {
+        const partner = this.batchers.get(range.partition);
+        // Not fetched here yet (or owned by another process until the assigner reunites them): wait.
+        if (!partner) break;
+        partners.push(partner);
+      }
+      if (partners.length < plan.length || partners.some((m) => this.busy.has(m.partition))) continue;
+      // One commit wrote every partition's plan, so they agree; one that does not is not ours to replay.
+      if (partners.some((m) => !m.plan || dedupToken(this.topic, m.plan) !== token)) {
+        batcher.plan = undefined;
+        continue;
+      }
+      const states = partners.map((m) => m.planState());
+      if (states.includes('deleted')) {
+        for (const m of partners) m.plan = undefined;
+        continue;
+      }
+      if (states.every((s) => s === 'ready'))
+        return this.claim(
+          partners.map((m) => m.plannedSlice()),
+          true,
+        );
+    }
+    return undefined;
+  }
+
+  private claim(slices: Slice<M>[], replay: boolean): Batch<M> {
+    slices.sort(byPartition);
+    for (const slice of slices) this.busy.add(slice.partition);
+    return { topic: this.topic, slices, replay, dedupToken: dedupToken(this.topic, slices) };
   }
 }

@@ -29,13 +29,13 @@ export const consumerEnv = z.object({
   CONSUMER_GROUP_ID: z.string().min(1).default('tidemark-consumer'),
   /** Partitions of the events topic when this service creates it; an existing topic keeps its own. */
   TOPIC_PARTITIONS: envInt(12, { min: 1, max: 1_000 }),
-  /** Upper bound of one ClickHouse insert, per partition. */
+  /** Upper bound of one ClickHouse insert (one batch, over one or more partitions). */
   BATCH_MAX_EVENTS: envInt(10_000, { min: 1, max: 1_000_000 }),
   /**
    * How long the broker may hold a fetch to gather BATCH_MIN_BYTES. Below that rate it is the pace
-   * of inserts, and an event that arrives while a fetch's batches are being stored waits for them,
-   * this long, and its own batch: 500 ms keeps that under ~2.5 s at 100 events/s on the embedded
-   * engine host, where 1 s reached 3.4 s, for at most two inserts per partition per second.
+   * of inserts, and an event that arrives while a fetch's batch is being stored waits for it, this
+   * long, and its own batch; each fetch's partitions share one insert, so 500 ms means at most
+   * about two inserts per second per process at moderate rates.
    */
   BATCH_MAX_WAIT_MS: envInt(500, { min: 1, max: 60_000 }),
   /** The broker answers a fetch early once this much data is there: larger means fewer, bigger inserts. */
@@ -45,7 +45,11 @@ export const consumerEnv = z.object({
    * Shorter means faster takeover after a crash, but a longer pause (GC, slow host) costs a rebalance.
    */
   CONSUMER_SESSION_TIMEOUT_MS: envInt(30_000, { min: 6_000, max: 300_000 }),
-  /** Partitions processed at the same time by one consumer process. */
+  /**
+   * ClickHouse inserts in flight at once per consumer process. At moderate rates one insert carries
+   * every partition of a fetch and this does not matter; under load batches are full and this many
+   * overlap (decoding one while the engine stores another).
+   */
   CONSUMER_CONCURRENCY: envInt(4, { min: 1, max: 1_000 }),
   /**
    * Test only: sleep this long between the ClickHouse insert and the offset commit, so tests can

@@ -66,8 +66,10 @@ describe('consumer: crashes between insert and commit', () => {
   };
 
   const storedNonEmptyBatch = (r: LogRecord) => r.msg === 'batch stored' && Number(r.events) > 0;
-  const replays = (c: ConsumerProcess) =>
-    c.logs().filter((r) => r.msg === 'replaying a planned batch').length;
+  const replayLogs = (c: ConsumerProcess) => c.logs().filter((r) => r.msg === 'replaying a planned batch');
+  const replays = (c: ConsumerProcess) => replayLogs(c).length;
+  const replaysAcrossPartitions = (c: ConsumerProcess) =>
+    replayLogs(c).filter((r) => (r.ranges as string[]).length > 1).length;
 
   const expectExact = async (site: GeneratedSite, sessions: number) => {
     expect(await countEvents(clickhouse, site.siteId)).toEqual({
@@ -86,6 +88,7 @@ describe('consumer: crashes between insert and commit', () => {
       const site = generateSite(300, 8);
       let producing: Promise<void> | undefined;
       let replayed = 0;
+      let replayedAcrossPartitions = 0;
       for (let kill = 0; kill < 4; kill++) {
         const consumer = start(names, 1_500);
         await consumer.waitForLog((r) => r.msg === 'joined the consumer group', 90_000);
@@ -94,14 +97,18 @@ describe('consumer: crashes between insert and commit', () => {
         await consumer.stop('SIGKILL');
         running.delete(consumer);
         replayed += replays(consumer);
+        replayedAcrossPartitions += replaysAcrossPartitions(consumer);
       }
       await producing;
 
       const last = start(names, 0);
       await waitForEvents(clickhouse, site.siteId, site.events.length, 180_000);
       replayed += replays(last);
+      replayedAcrossPartitions += replaysAcrossPartitions(last);
       // Each kill left a stored, planned, uncommitted batch behind: the next process replayed it.
       expect(replayed).toBeGreaterThanOrEqual(4);
+      // Each wave reaches all three partitions, so batches (and replays) span partitions.
+      expect(replayedAcrossPartitions).toBeGreaterThanOrEqual(1);
       await expectExact(site, 300);
       expect(await last.stop('SIGTERM')).toBe(0);
     },

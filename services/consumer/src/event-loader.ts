@@ -1,11 +1,20 @@
-import { setTimeout as sleep } from 'node:timers/promises';
-import { Partitioners } from 'kafkajs';
+import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
+import { Partitioners, PartitionAssigners } from 'kafkajs';
 import { insertEvents, type ClickHouse, type EventRow } from '@tidemark/clickhouse';
 import type { EnrichedEventV1 } from '@tidemark/events';
 import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from '@tidemark/kafka';
 import type { Logger } from '@tidemark/logging';
 import type { Component } from '@tidemark/runtime';
-import { encodePlan, PartitionBatcher, type Batch, type CommittedOffset } from './batcher';
+import { planAwareAssigner } from './assigner';
+import {
+  BatchPlanner,
+  decodePlan,
+  encodePlan,
+  type Batch,
+  type CommittedOffset,
+  type PartitionBatcher,
+  type Slice,
+} from './batcher';
 import { decodeEvent, type DeadLetterReason } from './decode';
 import type { ConsumerMetrics } from './metrics';
 import type { Notifier } from './notifications';
@@ -19,6 +28,7 @@ export interface EventLoaderOptions {
   maxBatchEvents: number;
   maxWaitMs: number;
   minBytes: number;
+  /** ClickHouse inserts in flight at once. */
   concurrency: number;
   sessionTimeoutMs: number;
   /** Test hook: sleep between the insert and the final commit (see CONSUMER_TEST_PAUSE_BEFORE_COMMIT_MS). */
@@ -49,18 +59,32 @@ const LOST_OWNERSHIP = new Set([
 ]);
 const lostOwnership = (err: unknown) => LOST_OWNERSHIP.has((err as { type?: string }).type ?? '');
 
+const describe = (batch: Batch<KafkaMessage>) =>
+  batch.slices.map((s) => `${s.partition}:${s.first}-${s.last}`);
+
 /**
  * Loads the events topic into ClickHouse exactly once (see batcher.ts for the protocol), and tells
  * the worker about the stored events (notifications.ts) at least once. Every batch is retried until
  * it is stored, notified and committed: while ClickHouse, PostgreSQL or Redis (or the DLQ) is
- * unavailable the partition is paused and the attempt backs off, heartbeating so the group keeps it
- * here. A retry resumes at the step that failed.
+ * unavailable its partitions are paused and the attempt backs off, heartbeating so the group keeps
+ * them here. A retry resumes at the step that failed.
+ *
+ * kafkajs hands each fetch's partitions to `eachBatch` together and fetches again once every call
+ * returned. Each call adds its messages to the planner, lets the others add theirs, then loads
+ * batches while any can be formed; so at moderate rates one insert carries every partition of the
+ * fetch, and under load up to `concurrency` inserts of `maxBatchEvents` run side by side.
  */
 export class EventLoader {
   private readonly consumer: Consumer;
   private readonly producer: Producer;
   private readonly admin: Admin;
-  private readonly batchers = new Map<number, PartitionBatcher<KafkaMessage>>();
+  private readonly planner: BatchPlanner<KafkaMessage>;
+  /** Partitions of the current assignment. */
+  private owned = new Set<number>();
+  /** The newest high watermark seen per partition, for the lag metric. */
+  private readonly highWatermarks = new Map<number, string>();
+  private inFlight = 0;
+  private readonly slotWaiters: (() => void)[] = [];
   /** The group's committed offsets, read once per assignment. */
   private committed: Promise<Map<number, CommittedOffset>> | undefined;
   /** Bumped on every assignment, so work begun under an older one cannot install stale state. */
@@ -72,8 +96,14 @@ export class EventLoader {
 
   constructor(private readonly opts: EventLoaderOptions) {
     this.heartbeatIntervalMs = Math.min(3_000, Math.floor(opts.sessionTimeoutMs / 3));
+    this.planner = new BatchPlanner(opts.topic, opts.maxBatchEvents);
     this.consumer = opts.kafka.consumer({
       groupId: opts.groupId,
+      // Round-robin only while members of an older release (which offer nothing else) are in the group.
+      partitionAssigners: [
+        planAwareAssigner((topic) => this.pendingPlans(topic)),
+        PartitionAssigners.roundRobin,
+      ],
       sessionTimeout: opts.sessionTimeoutMs,
       heartbeatInterval: this.heartbeatIntervalMs,
       maxWaitTimeInMs: opts.maxWaitMs,
@@ -94,7 +124,8 @@ export class EventLoader {
     const { GROUP_JOIN, HEARTBEAT, FETCH, CRASH, STOP } = this.consumer.events;
     this.consumer.on(GROUP_JOIN, ({ payload }) => {
       this.assignment++;
-      this.batchers.clear();
+      this.planner.clear();
+      this.owned = new Set(payload.memberAssignment[this.opts.topic] ?? []);
       this.committed = undefined;
       this.opts.metrics.lag.reset();
       this.contact();
@@ -104,7 +135,7 @@ export class EventLoader {
     this.consumer.on(FETCH, () => this.contact());
     this.consumer.on(CRASH, ({ payload }) => {
       this.assignment++;
-      this.batchers.clear();
+      this.planner.clear();
       this.committed = undefined;
       this.failure = payload.restart ? undefined : payload.error.message;
       this.opts.logger.error(
@@ -124,11 +155,14 @@ export class EventLoader {
     await this.consumer.connect();
     // A new group starts at the beginning: events produced before the first consumer are loaded too.
     await this.consumer.subscribe({ topics: [this.opts.topic], fromBeginning: true });
+    const metadata = await this.admin.fetchTopicMetadata({ topics: [this.opts.topic] });
+    const partitions = metadata.topics[0]?.partitions.length ?? 1;
     this.contact();
     await this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: this.opts.concurrency,
+      // Every partition of a fetch must reach eachBatch at once for one insert to carry them all.
+      partitionsConsumedConcurrently: Math.max(partitions, this.opts.concurrency),
       eachBatch: (payload) => this.onBatch(payload),
     });
   }
@@ -158,39 +192,81 @@ export class EventLoader {
 
   private async onBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
+    const assignment = this.assignment;
     const batcher = await this.batcherFor(batch.partition);
     if (!batcher) return;
     batcher.add(batch.messages);
+    this.highWatermarks.set(batch.partition, batch.highWatermark);
     // Resolving only moves kafkajs' fetch position (autoCommit is off): the next fetch continues
-    // after what the batcher already holds.
+    // after what the planner already holds.
     const tail = batch.messages.at(-1);
     if (tail) payload.resolveOffset(tail.offset);
-    for (let next = batcher.take(); next; next = batcher.take()) {
-      if (!payload.isRunning() || payload.isStale()) return;
-      if (!(await this.load(next, payload))) return;
-      batcher.done(next);
-      const lag = BigInt(batch.highWatermark) - BigInt(next.last) - 1n;
-      this.opts.metrics.lag.set(
-        { topic: batch.topic, partition: batch.partition },
-        Number(lag > 0n ? lag : 0n),
-      );
+    // The fetch's other partitions reach their eachBatch in this turn: let them add their messages.
+    await nextTurn();
+    for (;;) {
+      if (!payload.isRunning() || payload.isStale() || assignment !== this.assignment) return;
+      if (this.inFlight >= this.opts.concurrency) {
+        await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
+        continue;
+      }
+      const next = this.planner.take();
+      if (!next) return;
+      this.inFlight++;
+      let loaded = false;
+      try {
+        loaded = await this.load(next, payload);
+      } finally {
+        this.inFlight--;
+        this.slotWaiters.shift()?.();
+        if (assignment === this.assignment) {
+          if (loaded) this.planner.done(next);
+          else this.planner.release(next);
+        }
+      }
+      if (!loaded) return;
+      for (const slice of next.slices) {
+        const highWatermark = this.highWatermarks.get(slice.partition) ?? slice.last;
+        const lag = BigInt(highWatermark) - BigInt(slice.last) - 1n;
+        this.opts.metrics.lag.set(
+          { topic: next.topic, partition: slice.partition },
+          Number(lag > 0n ? lag : 0n),
+        );
+      }
     }
   }
 
   private async batcherFor(partition: number): Promise<PartitionBatcher<KafkaMessage> | undefined> {
-    const existing = this.batchers.get(partition);
+    const existing = this.planner.get(partition);
     if (existing) return existing;
     const assignment = this.assignment;
     const committed = await this.committedOffsets();
     if (assignment !== this.assignment) return undefined;
-    const batcher = new PartitionBatcher<KafkaMessage>(
-      this.opts.topic,
+    // Two calls for one partition may both have waited for the offsets: the first one opened it.
+    const opened = this.planner.get(partition);
+    if (opened) return opened;
+    const batcher = this.planner.open(
       partition,
       committed.get(partition) ?? { offset: '-1', metadata: null },
-      this.opts.maxBatchEvents,
     );
-    this.batchers.set(partition, batcher);
+    const foreign = batcher.plan?.filter((r) => !this.owned.has(r.partition)).map((r) => r.partition);
+    if (foreign && foreign.length > 0) {
+      this.opts.logger.warn(
+        { partition, plannedWith: foreign },
+        'a planned batch spans partitions another member holds; it waits for a rebalance that assigns them together',
+      );
+    }
     return batcher;
+  }
+
+  /** Partitions of each multi-partition plan the group has not committed past (for the assigner). */
+  private async pendingPlans(topic: string): Promise<number[][]> {
+    const [offsets] = await this.admin.fetchOffsets({ groupId: this.opts.groupId, topics: [topic] });
+    const plans: number[][] = [];
+    for (const { partition, offset, metadata } of offsets?.partitions ?? []) {
+      const plan = decodePlan(metadata, BigInt(offset), partition);
+      if (plan && plan.length > 1) plans.push(plan.map((r) => r.partition));
+    }
+    return plans;
   }
 
   private committedOffsets(): Promise<Map<number, CommittedOffset>> {
@@ -210,20 +286,22 @@ export class EventLoader {
     const rows: EventRow[] = [];
     const events: EnrichedEventV1[] = [];
     const deadLetters: DeadLetter[] = [];
-    for (const message of batch.messages) {
-      const decoded = decodeEvent(message.value);
-      if (decoded.kind === 'ok') {
-        rows.push(decoded.row);
-        events.push(decoded.event);
-      } else deadLetters.push(this.deadLetter(batch, message, decoded.reason, decoded.detail));
+    let messages = 0;
+    for (const slice of batch.slices) {
+      messages += slice.messages.length;
+      for (const message of slice.messages) {
+        const decoded = decodeEvent(message.value);
+        if (decoded.kind === 'ok') {
+          rows.push(decoded.row);
+          events.push(decoded.event);
+        } else deadLetters.push(this.deadLetter(batch.topic, slice, message, decoded.reason, decoded.detail));
+      }
     }
-    metrics.batchSize.observe(batch.messages.length);
+    metrics.batchSize.observe(messages);
+    metrics.batchPartitions.observe(batch.slices.length);
     if (batch.replay) {
       metrics.replayedBatches.inc();
-      logger.info(
-        { partition: batch.partition, first: batch.first, last: batch.last },
-        'replaying a planned batch',
-      );
+      logger.info({ ranges: describe(batch) }, 'replaying a planned batch');
     }
     let resume: (() => void) | undefined;
     // Steps done survive a failed attempt: a Redis outage does not send the rows to ClickHouse again.
@@ -243,19 +321,13 @@ export class EventLoader {
           const notifying = stored && !notified;
           (notifying ? metrics.notifyFailures : metrics.insertFailures).inc();
           logger.warn(
-            {
-              err: (err as Error).message,
-              partition: batch.partition,
-              first: batch.first,
-              last: batch.last,
-              attempt,
-            },
+            { err: (err as Error).message, ranges: describe(batch), attempt },
             notifying
               ? 'could not notify the worker of a stored batch; retrying'
               : 'could not store a batch; retrying',
           );
-          // Stop fetching this partition until the batch is through: nothing behind it may be committed.
-          resume ??= payload.pause();
+          // Stop fetching its partitions until the batch is through: nothing behind it may be committed.
+          resume ??= this.pause(batch);
           if (!(await this.backoff(attempt, payload))) return false;
         }
       }
@@ -272,7 +344,12 @@ export class EventLoader {
   ): Promise<void> {
     const { clickhouse, metrics } = this.opts;
     if (rows.length === 0) return;
-    await this.commit(payload, batch.topic, batch.partition, batch.first, encodePlan(batch));
+    const plan = batch.slices.map((s) => ({
+      partition: s.partition,
+      offset: s.first,
+      metadata: encodePlan(batch.slices, s.partition),
+    }));
+    await this.commit(payload, batch.topic, plan);
     const started = process.hrtime.bigint();
     await this.whileHeartbeating(insertEvents(clickhouse, rows, { dedupToken: batch.dedupToken }), payload);
     metrics.insertSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
@@ -287,43 +364,43 @@ export class EventLoader {
     payload: EachBatchPayload,
   ): Promise<void> {
     const { dlqTopic, metrics, logger, pauseBeforeCommitMs } = this.opts;
-    const { topic, partition } = batch;
     if (deadLetters.length > 0) {
       await this.producer.send({ topic: dlqTopic, acks: -1, messages: deadLetters.map((d) => d.message) });
       for (const d of deadLetters) metrics.deadLetters.inc({ reason: d.reason });
     }
-    logger.debug(
-      {
-        partition,
-        first: batch.first,
-        last: batch.last,
-        events,
-        deadLetters: deadLetters.length,
-      },
-      'batch stored',
-    );
+    logger.debug({ ranges: describe(batch), events, deadLetters: deadLetters.length }, 'batch stored');
     if (pauseBeforeCommitMs > 0) await this.whileHeartbeating(sleep(pauseBeforeCommitMs), payload);
-    await this.commit(payload, topic, partition, String(BigInt(batch.last) + 1n), null);
+    const ends = batch.slices.map((s) => ({
+      partition: s.partition,
+      offset: String(BigInt(s.last) + 1n),
+      metadata: null,
+    }));
+    await this.commit(payload, batch.topic, ends);
   }
 
   /**
    * Commits through the batch payload, which goes straight to the group coordinator with this
-   * member's generation. (`consumer.commitOffsets` silently does nothing once `stop()` began, which
-   * would lose the plan or the final commit of the batch that shutdown lets finish.)
+   * member's generation, in one request for all the partitions. (`consumer.commitOffsets` silently
+   * does nothing once `stop()` began, which would lose the plan or the final commit of the batch
+   * that shutdown lets finish.)
    */
   private commit(
     payload: EachBatchPayload,
     topic: string,
-    partition: number,
-    offset: string,
-    metadata: string | null,
+    partitions: { partition: number; offset: string; metadata: string | null }[],
   ) {
-    const entry = { partition, offset, metadata };
-    return payload.commitOffsetsIfNecessary({ topics: [{ topic, partitions: [entry] }] });
+    return payload.commitOffsetsIfNecessary({ topics: [{ topic, partitions }] });
+  }
+
+  private pause(batch: Batch<KafkaMessage>): () => void {
+    const topics = [{ topic: batch.topic, partitions: batch.slices.map((s) => s.partition) }];
+    this.consumer.pause(topics);
+    return () => this.consumer.resume(topics);
   }
 
   private deadLetter(
-    batch: Batch<KafkaMessage>,
+    topic: string,
+    slice: Slice<KafkaMessage>,
     message: KafkaMessage,
     reason: DeadLetterReason,
     detail: string,
@@ -336,8 +413,8 @@ export class EventLoader {
         headers: {
           'dlq-reason': reason,
           'dlq-error': detail,
-          'dlq-source-topic': batch.topic,
-          'dlq-source-partition': String(batch.partition),
+          'dlq-source-topic': topic,
+          'dlq-source-partition': String(slice.partition),
           'dlq-source-offset': message.offset,
           'dlq-consumer-group': this.opts.groupId,
         },

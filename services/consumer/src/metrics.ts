@@ -17,6 +17,12 @@ export function createConsumerMetrics(registry: Registry) {
       buckets: [1, 10, 50, 100, 500, 1_000, 2_500, 5_000, 10_000, 25_000],
       registers,
     }),
+    batchPartitions: new Histogram({
+      name: 'tidemark_consumer_batch_partitions',
+      help: 'Partitions whose messages one loaded batch (one ClickHouse insert) carried',
+      buckets: [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64],
+      registers,
+    }),
     insertSeconds: new Histogram({
       name: 'tidemark_consumer_insert_seconds',
       help: 'Duration of successful ClickHouse inserts of one batch',

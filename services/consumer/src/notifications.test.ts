@@ -4,6 +4,7 @@ import { createLogger } from '@tidemark/logging';
 import { siteEventsJob, type SiteEventsQueue } from '@tidemark/queues';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
+import { dedupToken, type Range } from './batcher';
 import { createConsumerMetrics } from './metrics';
 import { BatchNotifier, batchKey, completesGoal, planJobs } from './notifications';
 import { SiteConfigCache, type SiteConfig } from './site-config';
@@ -50,6 +51,12 @@ const event = (over: Partial<EnrichedEventV1> = {}): EnrichedEventV1 => ({
 });
 
 const config = (over: Partial<SiteConfig> = {}): SiteConfig => ({ goals: [], fanout: new Set(), ...over });
+
+const ref = (topic: string, ranges: Range[]) => ({
+  topic,
+  slices: ranges.map((r) => ({ ...r, messages: [] })),
+  dedupToken: dedupToken(topic, ranges),
+});
 
 describe('goal matching', () => {
   const goal = (eventName: string | null, pagePath: string | null) => ({ name: 'g', eventName, pagePath });
@@ -126,18 +133,29 @@ describe('planning the worker jobs of a batch', () => {
   });
 
   it('keys a batch by its topic and offsets, within the job id alphabet and length', () => {
-    const key = batchKey({ topic: 'tidemark.events.v1', partition: 3, first: '100', last: '349' });
+    const key = batchKey(ref('tidemark.events.v1', [{ partition: 3, first: '100', last: '349' }]));
     expect(key).toBe('tidemark.events.v1-3-100-349');
-    const long = batchKey({
-      topic: 't'.repeat(249),
-      partition: 11,
-      first: '9'.repeat(19),
-      last: '9'.repeat(19),
-    });
-    expect(long).toMatch(/^[0-9a-f]{16}-11-9{19}-9{19}$/);
-    expect(batchKey({ topic: 'u'.repeat(249), partition: 11, first: '1', last: '2' })).not.toBe(
-      batchKey({ topic: 't'.repeat(249), partition: 11, first: '1', last: '2' }),
+    const long = batchKey(
+      ref('t'.repeat(249), [{ partition: 11, first: '9'.repeat(19), last: '9'.repeat(19) }]),
     );
+    expect(long).toMatch(/^[0-9a-f]{16}-11-9{19}-9{19}$/);
+    expect(batchKey(ref('u'.repeat(249), [{ partition: 11, first: '1', last: '2' }]))).not.toBe(
+      batchKey(ref('t'.repeat(249), [{ partition: 11, first: '1', last: '2' }])),
+    );
+  });
+
+  it('keys a batch over several partitions by all its ranges, the same on a replay', () => {
+    const ranges = [
+      { partition: 0, first: '10', last: '19' },
+      { partition: 7, first: '500', last: '520' },
+    ];
+    const key = batchKey(ref('tidemark.events.v1', ranges));
+    expect(key).toMatch(/^tidemark\.events\.v1-x[0-9a-f]{40}$/);
+    expect(batchKey(ref('tidemark.events.v1', [...ranges].reverse()))).toBe(key);
+    expect(
+      batchKey(ref('tidemark.events.v1', [ranges[0]!, { partition: 7, first: '500', last: '521' }])),
+    ).not.toBe(key);
+    expect(batchKey(ref('t'.repeat(249), ranges)).length).toBeLessThanOrEqual(190);
   });
 });
 
@@ -158,7 +176,7 @@ describe('BatchNotifier', () => {
     const notifier = new BatchNotifier({ configs, queue: queue as SiteEventsQueue, metrics, timeoutMs: 200 });
     return { notifier, metrics };
   }
-  const batch = { topic: 't', partition: 0, first: '0', last: '9' };
+  const batch = ref('t', [{ partition: 0, first: '0', last: '9' }]);
 
   it('never touches Redis when the batch calls for no job', async () => {
     const { notifier } = setup([{ ref: SITE, goals: [], fanout: [] }], {

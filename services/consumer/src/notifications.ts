@@ -22,7 +22,7 @@ import type { GoalRule, SiteConfig, SiteConfigCache } from './site-config';
  * offsets), so asking twice sends once.
  */
 
-export type BatchRef = Pick<Batch<OffsetMessage>, 'topic' | 'partition' | 'first' | 'last'>;
+export type BatchRef = Pick<Batch<OffsetMessage>, 'topic' | 'slices' | 'dedupToken'>;
 
 export interface Notifier {
   /** Resolves once the worker's jobs for these stored events are in Redis; rejects otherwise. */
@@ -32,14 +32,23 @@ export interface Notifier {
 /** Room for the `.<n>` suffix fan-out adds per 100 events, within the job schema's 200 characters. */
 const MAX_BATCH_KEY = 190;
 
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
 /**
- * Identifies the batch by its offsets, so a replay of the same range yields the same jobs. Kafka
- * topic names only hold the characters job ids allow; an unusually long one is hashed.
+ * Identifies the batch by its offsets, so a replay of the same ranges yields the same jobs: a
+ * one-partition batch as `<topic>-<partition>-<first>-<last>`, one over several partitions by a
+ * hash of its token (which names every range). Kafka topic names only hold the characters job ids
+ * allow; an unusually long one is hashed.
  */
-export function batchKey({ topic, partition, first, last }: BatchRef): string {
-  const key = `${topic}-${partition}-${first}-${last}`;
+export function batchKey({ topic, slices, dedupToken }: BatchRef): string {
+  const [only] = slices;
+  const ranges =
+    slices.length === 1 && only
+      ? `${only.partition}-${only.first}-${only.last}`
+      : `x${sha256(dedupToken).slice(0, 40)}`;
+  const key = `${topic}-${ranges}`;
   if (key.length <= MAX_BATCH_KEY) return key;
-  return `${createHash('sha256').update(topic).digest('hex').slice(0, 16)}-${partition}-${first}-${last}`;
+  return `${sha256(topic).slice(0, 16)}-${ranges}`;
 }
 
 /** Same rule as the api's `events_last_30d` and the stats `goal` filter: page goals count pageviews. */
