@@ -217,7 +217,8 @@ export class EventLoader {
         loaded = await this.load(next, payload);
       } finally {
         this.inFlight--;
-        this.slotWaiters.shift()?.();
+        // Every waiter looks again: one that finds nothing to take returns without passing the slot on.
+        for (const wake of this.slotWaiters.splice(0)) wake();
         if (assignment === this.assignment) {
           if (loaded) this.planner.done(next);
           else this.planner.release(next);
