@@ -59,7 +59,7 @@ const LOST_OWNERSHIP = new Set([
 ]);
 const lostOwnership = (err: unknown) => LOST_OWNERSHIP.has((err as { type?: string }).type ?? '');
 
-const describe = (batch: Batch<KafkaMessage>) =>
+const rangesOf = (batch: Batch<KafkaMessage>) =>
   batch.slices.map((s) => `${s.partition}:${s.first}-${s.last}`);
 
 /**
@@ -302,7 +302,7 @@ export class EventLoader {
     metrics.batchPartitions.observe(batch.slices.length);
     if (batch.replay) {
       metrics.replayedBatches.inc();
-      logger.info({ ranges: describe(batch) }, 'replaying a planned batch');
+      logger.info({ ranges: rangesOf(batch) }, 'replaying a planned batch');
     }
     let resume: (() => void) | undefined;
     // Steps done survive a failed attempt: a Redis outage does not send the rows to ClickHouse again.
@@ -322,7 +322,7 @@ export class EventLoader {
           const notifying = stored && !notified;
           (notifying ? metrics.notifyFailures : metrics.insertFailures).inc();
           logger.warn(
-            { err: (err as Error).message, ranges: describe(batch), attempt },
+            { err: (err as Error).message, ranges: rangesOf(batch), attempt },
             notifying
               ? 'could not notify the worker of a stored batch; retrying'
               : 'could not store a batch; retrying',
@@ -369,7 +369,7 @@ export class EventLoader {
       await this.producer.send({ topic: dlqTopic, acks: -1, messages: deadLetters.map((d) => d.message) });
       for (const d of deadLetters) metrics.deadLetters.inc({ reason: d.reason });
     }
-    logger.debug({ ranges: describe(batch), events, deadLetters: deadLetters.length }, 'batch stored');
+    logger.debug({ ranges: rangesOf(batch), events, deadLetters: deadLetters.length }, 'batch stored');
     if (pauseBeforeCommitMs > 0) await this.whileHeartbeating(sleep(pauseBeforeCommitMs), payload);
     const ends = batch.slices.map((s) => ({
       partition: s.partition,
