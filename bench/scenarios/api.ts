@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createClickHouse, insertEvents, toEventRow } from '@tidemark/clickhouse';
+import { createClickHouse, insertEvents, toEventValues } from '@tidemark/clickhouse';
 import { uniqueSuffix } from '../../test/support/names';
 import { CpuSampler, describeCpu } from '../lib/cpu';
 import { enrichedEvents } from '../lib/events';
@@ -94,7 +94,7 @@ export const api: Scenario = {
       );
       if (!accountToken.token.startsWith('tma_')) throw new Error('expected an account token (tma_...)');
       const events = enrichedEvents({ sites, spreadMs: 3600_000 });
-      const rows = Array.from({ length: EVENTS }, () => toEventRow(events.next().value!));
+      const rows = Array.from({ length: EVENTS }, () => toEventValues(events.next().value!));
       await insertEvents(clickhouse, rows, { dedupToken: `bench-api-${uniqueSuffix()}` });
 
       const listed = await call<Array<{ events_this_month: number | null }>>(

@@ -10,10 +10,11 @@ export {
   EVENTS_TABLE,
   EVENT_COLUMNS,
   insertEvents,
-  toEventRow,
+  toEventValues,
   unstorableReason,
   type DedupInsertOptions,
   type EventRow,
+  type EventValues,
 } from './tables/events.table';
 export {
   SESSIONS_TABLE,

@@ -1,4 +1,10 @@
-import { createClickHouse, insertEvents, type ClickHouse, type EventRow } from '@tidemark/clickhouse';
+import {
+  createClickHouse,
+  insertEvents,
+  toEventValues,
+  type ClickHouse,
+  type EventRow,
+} from '@tidemark/clickhouse';
 import { createPool, type Pool } from '@tidemark/db';
 import { createLogger } from '@tidemark/logging';
 import { createMetricsRegistry } from '@tidemark/runtime';
@@ -71,7 +77,7 @@ export async function loadEvents(
   batches = 4,
 ): Promise<void> {
   for (let i = 0; i < batches; i++) {
-    const part = rows.filter((_, j) => j % batches === i) as unknown as EventRow[];
+    const part = (rows.filter((_, j) => j % batches === i) as unknown as EventRow[]).map(toEventValues);
     if (part.length) await insertEvents(clickhouse, part, { dedupToken: `stats-test-${uniqueSuffix()}` });
   }
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { EnrichedEventV1 } from '@tidemark/events';
+import { EVENT_COLUMNS } from '@tidemark/clickhouse';
 import { decodeEvent } from './decode';
 
 const event: EnrichedEventV1 = {
@@ -42,14 +43,17 @@ const event: EnrichedEventV1 = {
 const encode = (value: unknown) => Buffer.from(JSON.stringify(value));
 
 describe('decodeEvent', () => {
-  it('turns a valid message into a row named like the table columns', () => {
+  it('turns a valid message into the values of the table columns, in their order', () => {
     const decoded = decodeEvent(encode(event));
     expect(decoded.kind).toBe('ok');
     if (decoded.kind !== 'ok') return;
-    expect(decoded.row).not.toHaveProperty('v');
-    expect(decoded.row.timestamp).toBe('2026-03-06 08:00:00.123');
-    expect(decoded.row.visitor_id).toBe('18446744073709551615');
-    expect(decoded.row.props).toEqual({ plan: 'pro' });
+    const { v: _version, ...fields } = event;
+    // Every column, each from the message's field of that name; the timestamp in ClickHouse's form.
+    expect(decoded.row).toEqual(
+      EVENT_COLUMNS.map((c) => (c === 'timestamp' ? '2026-03-06 08:00:00.123' : fields[c])),
+    );
+    expect(decoded.row[EVENT_COLUMNS.indexOf('visitor_id')]).toBe('18446744073709551615');
+    expect(decoded.row[EVENT_COLUMNS.indexOf('props')]).toEqual({ plan: 'pro' });
   });
 
   it.each([

@@ -1,6 +1,6 @@
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import { Partitioners, PartitionAssigners } from 'kafkajs';
-import { insertEvents, type ClickHouse, type EventRow } from '@tidemark/clickhouse';
+import { insertEvents, type ClickHouse, type EventValues } from '@tidemark/clickhouse';
 import type { EnrichedEventV1 } from '@tidemark/events';
 import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from '@tidemark/kafka';
 import type { Logger } from '@tidemark/logging';
@@ -284,7 +284,7 @@ export class EventLoader {
   /** True once the batch is stored and committed; false if the consumer is stopping first. */
   private async load(batch: Batch<KafkaMessage>, payload: EachBatchPayload): Promise<boolean> {
     const { logger, metrics } = this.opts;
-    const rows: EventRow[] = [];
+    const rows: EventValues[] = [];
     const events: EnrichedEventV1[] = [];
     const deadLetters: DeadLetter[] = [];
     let messages = 0;
@@ -340,7 +340,7 @@ export class EventLoader {
   /** Steps 1 and 2 of the protocol: record the plan, insert. */
   private async store(
     batch: Batch<KafkaMessage>,
-    rows: EventRow[],
+    rows: EventValues[],
     payload: EachBatchPayload,
   ): Promise<void> {
     const { clickhouse, metrics } = this.opts;
