@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { ClickHouse } from './client';
 import type { MigrationLock } from './migrate';
 import { ROLLUP_DIMENSIONS_TABLE, ROLLUP_SITE_TABLE } from './tables/rollups.table';
-import { SESSIONS_TABLE } from './tables/sessions.table';
+import { SESSION_FIRST_VALUES, SESSION_VISITOR_VALUES, SESSIONS_TABLE } from './tables/sessions.table';
 
 /*
  * Closed-month summaries (infra/clickhouse/migrations/006_closed_month_summaries.sql): derived rows
@@ -17,6 +17,18 @@ const SUMMARY_BUILDS_TABLE = 'summary_builds';
 export const SESSIONS_SUMMARY_TABLE = 'sessions_summary';
 export const SITE_SUMMARY_TABLE = 'rollup_site_summary';
 export const DIMENSIONS_SUMMARY_TABLE = 'rollup_dimensions_summary';
+export const VISIT_ATTRIBUTES_SUMMARY_TABLE = 'sessions_attributes_summary';
+
+/**
+ * The `sessions_v2` columns whose values `visit_attributes_month` keeps per day: what an unfiltered
+ * breakdown of visits groups by (region and city are only broken down within a country).
+ */
+export const SUMMARIZED_VISIT_ATTRIBUTES = [
+  'entry_page',
+  'exit_page',
+  ...SESSION_FIRST_VALUES.filter((c) => c !== 'hostname' && c !== 'referrer'),
+  ...SESSION_VISITOR_VALUES.filter((c) => c !== 'region' && c !== 'city'),
+] as const;
 
 /**
  * - `sessions_month`: visit totals of one partition (month) of `sessions_v2`, per 15-minute bucket
@@ -24,14 +36,18 @@ export const DIMENSIONS_SUMMARY_TABLE = 'rollup_dimensions_summary';
  * - `site_month`: `rollup_site_per_15m` totals of one month from each day to its end.
  * - `site_year_prefix`: `rollup_site_per_15m` totals from January to the month (`from_day` 1).
  * - `dimension_month`: `rollup_dimensions_per_15m` per UTC day of the month.
+ * - `visit_attributes_month`: visit totals and visitors of one month of `sessions_v2` per UTC day
+ *   of visit start and value of each `SUMMARIZED_VISIT_ATTRIBUTES` column.
  */
-export type SummaryKind = 'sessions_month' | 'site_month' | 'site_year_prefix' | 'dimension_month';
+export type SummaryKind =
+  'sessions_month' | 'site_month' | 'site_year_prefix' | 'dimension_month' | 'visit_attributes_month';
 
 const SOURCE: Record<SummaryKind, string> = {
   sessions_month: SESSIONS_TABLE,
   site_month: ROLLUP_SITE_TABLE,
   site_year_prefix: ROLLUP_SITE_TABLE,
   dimension_month: ROLLUP_DIMENSIONS_TABLE,
+  visit_attributes_month: SESSIONS_TABLE,
 };
 
 /** Where each kind's rows go (BUILD_SQL), so dropping a build reaches every table that holds some. */
@@ -40,6 +56,7 @@ const TARGET: Record<SummaryKind, string> = {
   site_month: SITE_SUMMARY_TABLE,
   site_year_prefix: SITE_SUMMARY_TABLE,
   dimension_month: DIMENSIONS_SUMMARY_TABLE,
+  visit_attributes_month: VISIT_ATTRIBUTES_SUMMARY_TABLE,
 };
 
 /** The valid builds: the one to read for a kind and month (`YYYYMM`), if any. */
@@ -167,6 +184,28 @@ const BUILD_SQL: Record<SummaryKind, readonly string[]> = {
       GROUP BY site_id, dimension, day, value
       SETTINGS optimize_aggregation_in_order = 1`,
   ],
+  // Merged values as the stats read them: first values and pages from their argMin/argMax states.
+  // Every visit of the partition, by its day of start, even one starting the day before or after
+  // the month (a session id's second and its visit's start can fall either side of midnight): the
+  // stats read a built partition's visits of the covered days from here and no other way.
+  visit_attributes_month: [
+    `INSERT INTO ${TARGET.visit_attributes_month}
+       (build_id, site_id, attribute, day, value, visitors, visits, bounces, duration_ms, pageviews, events)
+     SELECT {build:UUID}, site_id, pair.1 AS attribute, toDate(start) AS day, pair.2 AS value,
+            uniqState(visitor_id), ${VISIT_TOTALS}
+       FROM (
+         SELECT site_id, visitor_id, start, \`end\`, pageviews, events,
+                [${SUMMARIZED_VISIT_ATTRIBUTES.map((c) =>
+                  (SESSION_VISITOR_VALUES as readonly string[]).includes(c)
+                    ? `('${c}', toString(${c}))`
+                    : `('${c}', finalizeAggregation(${c}))`,
+                ).join(', ')}] AS pairs
+           FROM ${SESSIONS_TABLE} FINAL
+          WHERE _partition_id = {partition:String}
+       )
+      ARRAY JOIN pairs AS pair
+      GROUP BY site_id, attribute, day, value`,
+  ],
 };
 
 /**
@@ -230,7 +269,7 @@ async function refresh(clickhouse: ClickHouse, now: Date, graceMs: number): Prom
   // The current UTC month is still written to and never summarized.
   const current = monthPartition(now);
   const wanted: Array<{ kind: SummaryKind; month: string; partitions: string[] }> = [];
-  for (const kind of ['sessions_month', 'site_month', 'dimension_month'] as const) {
+  for (const kind of ['sessions_month', 'site_month', 'dimension_month', 'visit_attributes_month'] as const) {
     for (const month of stamps.get(SOURCE[kind])?.keys() ?? []) {
       if (month < current) wanted.push({ kind, month, partitions: [month] });
     }

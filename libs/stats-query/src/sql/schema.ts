@@ -1,4 +1,9 @@
-import { DIMENSIONS_SUMMARY_TABLE, SESSIONS_SUMMARY_TABLE, SITE_SUMMARY_TABLE } from '@tidemark/clickhouse';
+import {
+  DIMENSIONS_SUMMARY_TABLE,
+  SESSIONS_SUMMARY_TABLE,
+  SITE_SUMMARY_TABLE,
+  VISIT_ATTRIBUTES_SUMMARY_TABLE,
+} from '@tidemark/clickhouse';
 import { keyLevel } from '../filters';
 
 /**
@@ -19,6 +24,7 @@ export const TABLES = {
   siteSummary: SITE_SUMMARY_TABLE,
   sessionsSummary: SESSIONS_SUMMARY_TABLE,
   dimensionsSummary: DIMENSIONS_SUMMARY_TABLE,
+  visitAttributesSummary: VISIT_ATTRIBUTES_SUMMARY_TABLE,
 } as const;
 
 /** The rollup grain: every local hour, day, week and month boundary in use is a multiple of it. */
@@ -63,7 +69,7 @@ export function isSessionAttribute(name: string): name is SessionAttribute {
 }
 
 /** `referrer` filters and breaks down by the referrer's domain. */
-const SESSION_COLUMN: Record<SessionAttribute, string> = {
+export const SESSION_COLUMN: Record<SessionAttribute, string> = {
   entry_page: 'entry_page',
   exit_page: 'exit_page',
   referrer: 'referrer_domain',
@@ -86,7 +92,7 @@ const SESSION_COLUMN: Record<SessionAttribute, string> = {
  * event of a visit: see `filters.ts`) as plain values merged with `any`, the others as argMin/argMax
  * states. `sql/engine.test.ts` fails if this drifts from the migrations.
  */
-const isVisitorValue = (attr: SessionAttribute) => keyLevel(attr) === 'visitor';
+export const isVisitorValue = (attr: SessionAttribute) => keyLevel(attr) === 'visitor';
 
 /** The alias a session relation gives an attribute. */
 export const sessionAlias = (attr: SessionAttribute) => `s_${attr}`;

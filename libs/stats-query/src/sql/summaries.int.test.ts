@@ -103,6 +103,41 @@ describe('closed-month summaries', () => {
       summaries: await of(context(period, await catalog())),
     };
   };
+  const visitBreakdown = async (ctx: StatsSqlContext, property: Property, metrics: readonly Metric[]) =>
+    rows(
+      buildBreakdown(
+        {
+          property,
+          metrics,
+          filters: [],
+          sort: { metric: metrics[0]!, direction: 'desc' },
+          limit: 1000,
+          pageNumber: 1,
+        },
+        ctx,
+      ).sql,
+    );
+  /** Unfiltered breakdowns by visit attributes, which read visits (day rows of closed months). */
+  const visitAnswers = async (period: ResolvedPeriod) => {
+    const of = async (ctx: StatsSqlContext) => ({
+      channel: await visitBreakdown(ctx, 'channel', [
+        'visits',
+        'visitors',
+        'bounce_rate',
+        'visit_duration',
+        'pageviews',
+        'views_per_visit',
+      ]),
+      entry: await visitBreakdown(ctx, 'entry_page', ['entries', 'visitors', 'bounce_rate']),
+      country: await visitBreakdown(ctx, 'country', ['visitors', 'visits', 'bounce_rate', 'pageviews']),
+      os: await visitBreakdown(ctx, 'os', ['visits', 'visit_duration']),
+    });
+    return {
+      raw: await of(context(period, undefined, true)),
+      rollups: await of(context(period)),
+      summaries: await of(context(period, await catalog())),
+    };
+  };
   const insert = (values: Record<string, unknown>[]) =>
     ch.insert({ table: 'events', values, format: 'JSONEachRow' });
   const names = (built: Array<{ kind: string; month: string }>) =>
@@ -118,6 +153,18 @@ describe('closed-month summaries', () => {
       ...generateTraffic(SITE, new Date('2026-01-20T00:00:00Z'), new Date('2026-04-04T00:00:00Z'), 11, 120),
       ...generateTraffic(OTHER, new Date('2026-01-20T00:00:00Z'), new Date('2026-04-04T00:00:00Z'), 12, 30),
     ];
+    // A visit whose session id holds February's last second and whose events are in March: it is
+    // in February's partition of sessions_v2 but starts on a day of March.
+    const straddling = sessionIdAt(new Date('2026-02-28T23:59:50Z'), 5);
+    traffic.push(
+      eventRow(SITE, {
+        visitor_id: '515151',
+        session_id: straddling,
+        timestamp: new Date('2026-03-01T00:00:10Z'),
+        pathname: '/edge',
+        channel: 'Straddling',
+      }),
+    );
     // Several inserts, so a visit's partial rows sit in several parts of a month.
     for (let i = 0; i < 4; i++) await insert(traffic.filter((_, j) => j % 4 === i));
   }, 180_000);
@@ -134,6 +181,12 @@ describe('closed-month summaries', () => {
     // April is the current month at NOW: it is never summarized; nor is January's prefix (its month).
     const dimensions = await dimensionAnswers(BERLIN);
     expect(dimensions.rollups.page.length).toBeGreaterThan(3);
+    const visitsBy = await visitAnswers(BERLIN);
+    expect(visitsBy.raw).toEqual(visitsBy.rollups);
+    expect(visitsBy.rollups.channel).toContainEqual(
+      expect.objectContaining({ value: 'Straddling', visits: 1 }),
+    );
+    expect(visitsBy.rollups.country.length).toBeGreaterThan(2);
     expect(dimensions.rollups.goal.map((r) => r.value).sort()).toEqual(['Blog', 'Signup']);
     expect(names(await refreshClosedMonthSummaries(ch, { now: NOW }))).toEqual([
       'dimension_month 202601',
@@ -147,8 +200,12 @@ describe('closed-month summaries', () => {
       'site_month 202603',
       'site_year_prefix 202602',
       'site_year_prefix 202603',
+      'visit_attributes_month 202601',
+      'visit_attributes_month 202602',
+      'visit_attributes_month 202603',
     ]);
     expect(await answers(BERLIN)).toEqual(same(before));
+    expect(await visitAnswers(BERLIN)).toEqual(same(visitsBy.rollups));
     expect(await answers(QUARTER)).toEqual(same(quarter));
     expect(await dimensionAnswers(BERLIN)).toEqual(same(dimensions.rollups));
     expect((await answers(BERLIN, ['visitors'])).summaries).toEqual({ visitors: before!.visitors });
@@ -178,6 +235,8 @@ describe('closed-month summaries', () => {
     expect(Number(late!.visits)).toBe(Number(before!.visits) + 1);
     expect(Number(late!.pageviews)).toBe(Number(before!.pageviews) + 2);
     expect(await answers(BERLIN)).toEqual(same(late));
+    const lateVisits = (await visitAnswers(BERLIN)).raw;
+    expect(await visitAnswers(BERLIN)).toEqual(same(lateVisits));
     const lateDimensions = (await dimensionAnswers(BERLIN)).raw;
     expect(lateDimensions.page).toContainEqual(expect.objectContaining({ value: '/late', pageviews: 1 }));
     expect(await dimensionAnswers(BERLIN)).toEqual(same(lateDimensions));
@@ -190,15 +249,22 @@ describe('closed-month summaries', () => {
       'site_month 202602',
       'site_year_prefix 202602',
       'site_year_prefix 202603',
+      'visit_attributes_month 202602',
     ]);
     expect(await answers(BERLIN)).toEqual(same(late));
+    expect(await visitAnswers(BERLIN)).toEqual(same(lateVisits));
     // The next run drops the superseded builds (no grace here), rows and all.
     expect(await refreshClosedMonthSummaries(ch, { now: NOW, supersededGraceMs: 0 })).toEqual([]);
     const perKind = await rows<{ n: string }>(
       'SELECT toString(max(n)) AS n FROM (SELECT count() AS n FROM summary_builds GROUP BY kind, month)',
     );
     expect(perKind).toEqual([{ n: '1' }]);
-    for (const table of ['sessions_summary', 'rollup_site_summary', 'rollup_dimensions_summary']) {
+    for (const table of [
+      'sessions_summary',
+      'rollup_site_summary',
+      'rollup_dimensions_summary',
+      'sessions_attributes_summary',
+    ]) {
       const stale = await rows<{ n: string }>(
         `SELECT toString(count()) AS n FROM ${table} WHERE build_id NOT IN (SELECT build_id FROM summary_builds)`,
       );
@@ -308,5 +374,34 @@ describe('closed-month summaries', () => {
     expect(await breakdown(context(BERLIN), 'page')).not.toContainEqual(
       expect.objectContaining({ value: '/inside' }),
     );
+
+    // Visit day rows: a built partition's rows of the period's whole UTC days are read, whichever
+    // month the day is in; rows of other days are not.
+    const channel = (build: string, day: string, value: string) => ({
+      build_id: build,
+      site_id: SITE,
+      attribute: 'channel',
+      day,
+      value,
+      visits: 100,
+      bounces: 0,
+      duration_ms: 0,
+      pageviews: 100,
+      events: 100,
+    });
+    await ch.insert({
+      table: 'sessions_attributes_summary',
+      format: 'JSONEachRow',
+      values: [
+        channel(await buildOf('visit_attributes_month', '202601'), '2026-01-25', 'Planted'),
+        channel(await buildOf('visit_attributes_month', '202601'), '2026-01-24', 'Before'),
+        channel(await buildOf('visit_attributes_month', '202602'), '2026-03-01', 'Planted'),
+        channel(await buildOf('visit_attributes_month', '202603'), '2026-04-03', 'After'),
+      ],
+    });
+    const channels = await visitBreakdown(context(BERLIN, await catalog()), 'channel', ['visits']);
+    expect(channels).toContainEqual(expect.objectContaining({ value: 'Planted', visits: 200 }));
+    expect(channels.map((r) => r.value)).not.toContain('Before');
+    expect(channels.map((r) => r.value)).not.toContain('After');
   });
 });

@@ -4,9 +4,11 @@ import { dayPieces, monthPieces } from './scope';
 import {
   joinRanges,
   monthsTouched,
+  planAttributeReads,
   planDimensionReads,
   planSiteReads,
   planVisitReads,
+  uncovered,
   type SummaryRead,
 } from './summary-plan';
 
@@ -130,6 +132,75 @@ describe('planDimensionReads', () => {
     expect(planDimensionReads(week, catalogOf('dimension_month:202611'))).toEqual([]);
     expect(planDimensionReads(THIRTY, catalogOf('dimension_month:202612'))).toEqual([]);
     expect(planDimensionReads(THIRTY, catalogOf())).toEqual([]);
+  });
+});
+
+describe('planAttributeReads', () => {
+  const day = (d: Date) => d.toISOString().slice(0, 10);
+  const ranges = (rs: ReadonlyArray<{ from: Date; to: Date }>) =>
+    rs.map((r) => `${day(r.from)}..${day(r.to)}`);
+  const start = at('2025-12-06T23:00:00Z');
+  const end = at('2026-12-06T23:00:00Z');
+
+  it('covers the whole UTC days of built months, and names the partitions without a build', () => {
+    const catalog = catalogOf(
+      ...months('visit_attributes_month', '2025', 12, 12),
+      ...months('visit_attributes_month', '2026', 1, 11),
+    );
+    const reads = planAttributeReads(start, end, catalog)!;
+    expect(ranges(reads.covered)).toEqual(['2025-12-07..2026-12-01']);
+    expect([...reads.builds.keys()]).toEqual(
+      months('visit_attributes_month', '2025', 12, 12)
+        .concat(months('visit_attributes_month', '2026', 1, 11))
+        .map((b) => b.split(':')[1]),
+    );
+    // The period's visits may have ids from a day before it to a day after it: December 2026 too.
+    expect(ranges(reads.unbuilt)).toEqual(['2026-12-01..2027-01-01']);
+    // A month without a build in the middle is a gap in the covered days.
+    const holey = planAttributeReads(
+      start,
+      end,
+      catalogOf(
+        ...months('visit_attributes_month', '2026', 1, 5),
+        ...months('visit_attributes_month', '2026', 7, 11),
+      ),
+    )!;
+    expect(ranges(holey.covered)).toEqual(['2026-01-01..2026-06-01', '2026-07-01..2026-12-01']);
+    expect(ranges(holey.unbuilt)).toEqual([
+      '2025-12-01..2026-01-01',
+      '2026-06-01..2026-07-01',
+      '2026-12-01..2027-01-01',
+    ]);
+  });
+
+  it('is undefined for under a week of covered days', () => {
+    expect(
+      planAttributeReads(at('2026-11-29T23:00:00Z'), end, catalogOf('visit_attributes_month:202611')),
+    ).toBeUndefined();
+    expect(planAttributeReads(start, end, catalogOf())).toBeUndefined();
+    // Plain values ask for more: 30 days of November (24 covered) are not enough for 60.
+    const november = catalogOf('visit_attributes_month:202611');
+    expect(planAttributeReads(at('2026-11-06T23:00:00Z'), end, november)).toBeDefined();
+    expect(planAttributeReads(at('2026-11-06T23:00:00Z'), end, november, 60)).toBeUndefined();
+  });
+});
+
+describe('uncovered', () => {
+  it('is the period less the covered ranges', () => {
+    const gaps = uncovered(at('2026-01-01T00:00:00Z'), at('2026-01-31T00:00:00Z'), [
+      { from: at('2025-12-01T00:00:00Z'), to: at('2026-01-05T00:00:00Z') },
+      { from: at('2026-01-10T00:00:00Z'), to: at('2026-01-20T00:00:00Z') },
+    ]);
+    expect(gaps.map((g) => `${g.from.toISOString()}..${g.to.toISOString()}`)).toEqual([
+      '2026-01-05T00:00:00.000Z..2026-01-10T00:00:00.000Z',
+      '2026-01-20T00:00:00.000Z..2026-01-31T00:00:00.000Z',
+    ]);
+    expect(uncovered(at('2026-01-01T00:00:00Z'), at('2026-01-02T00:00:00Z'), [])).toHaveLength(1);
+    expect(
+      uncovered(at('2026-01-02T00:00:00Z'), at('2026-01-03T00:00:00Z'), [
+        { from: at('2026-01-01T00:00:00Z'), to: at('2026-01-04T00:00:00Z') },
+      ]),
+    ).toEqual([]);
   });
 });
 

@@ -1,6 +1,6 @@
 import { monthPartition, type SummaryCatalog, type SummaryKind } from '@tidemark/clickhouse';
 import { DAY_MS } from '../calendar';
-import type { MonthPiece } from './scope';
+import { dayPieces, SESSION_ID_MARGIN_MS, type MonthPiece } from './scope';
 
 /** One summary row per site to read instead of the sources, and the stretch of time it holds. */
 export interface SummaryRead {
@@ -74,6 +74,70 @@ export function planDimensionReads(pieces: readonly MonthPiece[], catalog: Summa
   const reads = monthReads('dimension_month', pieces, catalog);
   const days = reads.reduce((n, r) => n + (r.to.getTime() - r.from.getTime()) / DAY_MS, 0);
   return days >= MIN_SUMMARIZED_DAYS ? reads : [];
+}
+
+/**
+ * A visit's plain values (country, device, ...; see `isVisitorValue`) cost little to read visit by
+ * visit from a closed month's single part, so their day rows pay off later: a 30-day breakdown of
+ * visits by country took 23 ms with them and 16 without, 12 months 21 ms and 59.
+ */
+export const MIN_SUMMARIZED_PLAIN_DAYS = 60;
+
+/**
+ * Which `visit_attributes_month` builds answer the visits of `[start, end)`: `builds` (partition ->
+ * build) of the `sessions_v2` partitions the period's visits may be in, and `covered`, the whole
+ * UTC days of those partitions' months inside the period. A visit of a built partition that starts
+ * in a covered day is read from day rows (a build holds its partition's visits by day of start,
+ * whichever month that falls in); every other visit, visit by visit. Undefined under
+ * `minDays` covered days.
+ */
+export interface AttributeReads {
+  builds: Map<string, string>;
+  covered: Array<{ from: Date; to: Date }>;
+  /** `[from, to)` of each month whose partition the period's visits may be in and has no build. */
+  unbuilt: Array<{ from: Date; to: Date }>;
+}
+
+export function planAttributeReads(
+  start: Date,
+  end: Date,
+  catalog: SummaryCatalog,
+  minDays = MIN_SUMMARIZED_DAYS,
+): AttributeReads | undefined {
+  const builds = new Map<string, string>();
+  const touched = monthsTouched(
+    new Date(start.getTime() - SESSION_ID_MARGIN_MS),
+    new Date(end.getTime() + SESSION_ID_MARGIN_MS + 1000),
+  );
+  const unbuilt: Array<{ from: Date; to: Date }> = [];
+  for (const month of touched) {
+    const buildId = catalog.build('visit_attributes_month', month);
+    if (buildId) builds.set(month, buildId);
+    else {
+      const from = new Date(Date.UTC(Number(month.slice(0, 4)), Number(month.slice(4)) - 1, 1));
+      unbuilt.push({ from, to: new Date(Date.UTC(from.getUTCFullYear(), from.getUTCMonth() + 1, 1)) });
+    }
+  }
+  const covered = dayPieces(start, end).filter((piece) => builds.has(piece.partition));
+  const days = covered.reduce((n, r) => n + (r.to.getTime() - r.from.getTime()) / DAY_MS, 0);
+  return days >= minDays ? { builds, covered: joinRanges(covered), unbuilt } : undefined;
+}
+
+/** The parts of `[start, end)` outside `covered` (sorted, disjoint ranges). */
+export function uncovered(
+  start: Date,
+  end: Date,
+  covered: ReadonlyArray<{ from: Date; to: Date }>,
+): Array<{ from: Date; to: Date }> {
+  const gaps: Array<{ from: Date; to: Date }> = [];
+  let cursor = start.getTime();
+  for (const r of covered) {
+    if (r.from.getTime() > cursor)
+      gaps.push({ from: new Date(cursor), to: new Date(Math.min(r.from.getTime(), end.getTime())) });
+    cursor = Math.max(cursor, r.to.getTime());
+  }
+  if (cursor < end.getTime()) gaps.push({ from: new Date(cursor), to: end });
+  return gaps.filter((g) => g.from.getTime() < g.to.getTime());
 }
 
 /** `YYYYMM` of every UTC month that `[from, to)` touches. */
