@@ -82,6 +82,7 @@ const SUMMARIZED = new Set([
   'aggregate_12m',
   'aggregate_12m_visitors',
   'breakdown_page_30d',
+  'breakdown_channel_12m',
 ]);
 
 interface Measured {
@@ -89,6 +90,8 @@ interface Measured {
   path: string;
   /** A filtered question only raw events answer: the issue allows it a longer p99. */
   rawFiltered: boolean;
+  /** Not one of the stats issue's targets: measured to show what a summary kind does. */
+  informative?: boolean;
 }
 
 async function scalar(clickhouse: ClickHouse, query: string, params: Record<string, unknown> = {}) {
@@ -274,6 +277,16 @@ export const stats: Scenario = {
           rawFiltered: true,
         },
         { name: 'realtime', path: q('realtime', { minutes: '5' }), rawFiltered: false },
+        {
+          name: 'breakdown_channel_12m',
+          path: q('breakdown', {
+            period: '12m',
+            property: 'channel',
+            metrics: 'visitors,visits,bounce_rate,visit_duration',
+          }),
+          rawFiltered: false,
+          informative: true,
+        },
       ];
       const cpu = new CpuSampler([
         ...stack.processes,
@@ -328,7 +341,12 @@ export const stats: Scenario = {
       const previousMonth = monthPartition(
         new Date(Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth() - 1, 1)),
       );
-      const kinds: SummaryKind[] = ['site_month', 'sessions_month', 'dimension_month'];
+      const kinds: SummaryKind[] = [
+        'site_month',
+        'sessions_month',
+        'dimension_month',
+        'visit_attributes_month',
+      ];
       figures.summaries_valid_when_measured = kinds.every((kind) => valid.build(kind, previousMonth)) ? 1 : 0;
       await clickhouse.command({ query: 'TRUNCATE TABLE summary_builds' });
       await new Promise((resolve) => setTimeout(resolve, 1500));
@@ -347,13 +365,14 @@ export const stats: Scenario = {
       const targets = { p50_ms_max: 50, p99_ms_max: 250, p99_ms_max_raw_filtered: 500 };
       const met = queries.every(
         (m) =>
-          figures[`${m.name}_p50_ms`]! < targets.p50_ms_max &&
-          figures[`${m.name}_p99_ms`]! <
-            (m.rawFiltered ? targets.p99_ms_max_raw_filtered : targets.p99_ms_max),
+          m.informative ||
+          (figures[`${m.name}_p50_ms`]! < targets.p50_ms_max &&
+            figures[`${m.name}_p99_ms`]! <
+              (m.rawFiltered ? targets.p99_ms_max_raw_filtered : targets.p99_ms_max)),
       );
       const notes = [
         `Data: ${siteEvents} events of the measured site (Europe/Berlin) and ${otherEvents} of ${OTHER_SITES} other sites over ${DAYS} days, ${sessions} visits of the site, generated in ${round(generateSeconds)} s by ${Math.ceil(inserted / CHUNK)} \`INSERT INTO events SELECT ... FROM numbers(offset, ${CHUNK})\` statements (bench/scenarios/stats.ts \`GENERATE\`), so the materialized views filled \`sessions_v2\` and the rollups as for consumer inserts; the raw table keeps ${stack.env.RAW_RETENTION_DAYS} days (${rawRetained} of the site's raw events were still there when measuring: the TTL drops older ones as parts merge).${inserted < total ? ` The target was ${TARGET_EVENTS} events for the site; generation on this machine's embedded engine stopped at the ${GENERATE_BUDGET_MS / 1000} s budget.` : ''}`,
-        `What the figures pay for. Closed months: an unfiltered aggregate whose period holds the end of a UTC month reads closed months from the summaries the worker builds (libs/clickhouse/src/summaries.ts; here ${summaries.length} builds in ${round(summariesSeconds, 1)} s, run once after the merges settled, as the worker does within SUMMARY_REFRESH_INTERVAL): 12 months read the rest of their first month as one visitor state, whole months as one state per month or one from January to a month, and visit totals as a row per month, instead of 35,040 fifteen-minute states and 2.3 M visits; 30 days read the rest of the previous month the same way. The rest of a period is read from the sources: visits from \`sessions_v2\` with FINAL (about ${Math.round(sessions / DAYS)} visits a day here), visitor counts by merging one uniq state per 15-minute rollup bucket. The page and country breakdowns depend on the day of the month they run: breakdown_page_30d reads the whole UTC days of closed months as one state per page and day (here ${closedDays} of its 30 days, read so from 7 on), the rest as one state per page and 15 minutes (~12 k per day); either way most of its time is merging ~700 k visitor hashes, which day states do not shrink, since a visitor rarely views a page in two buckets of a day. The country breakdown has no day rows. breakdown_page_7d_filtered needs raw events for which visits viewed each page and reads the visits themselves from \`sessions_v2\`, so its answer says from_rollups true; its p99 target is the raw one. Realtime is the api's own cost and one small raw query.`,
+        `What the figures pay for. Closed months: an unfiltered aggregate whose period holds the end of a UTC month reads closed months from the summaries the worker builds (libs/clickhouse/src/summaries.ts; here ${summaries.length} builds in ${round(summariesSeconds, 1)} s, run once after the merges settled, as the worker does within SUMMARY_REFRESH_INTERVAL): 12 months read the rest of their first month as one visitor state, whole months as one state per month or one from January to a month, and visit totals as a row per month, instead of 35,040 fifteen-minute states and 2.3 M visits; 30 days read the rest of the previous month the same way. The rest of a period is read from the sources: visits from \`sessions_v2\` with FINAL (about ${Math.round(sessions / DAYS)} visits a day here), visitor counts by merging one uniq state per 15-minute rollup bucket. The page and country breakdowns depend on the day of the month they run: breakdown_page_30d reads the whole UTC days of closed months as one state per page and day (here ${closedDays} of its 30 days, read so from 7 on), the rest as one state per page and 15 minutes (~12 k per day); either way most of its time is merging ~700 k visitor hashes, which day states do not shrink, since a visitor rarely views a page in two buckets of a day. The country breakdown has no day rows: its visits are read one by one (country is a plain value, cheap to read per visit, whose day rows wait for 60 days). breakdown_channel_12m, which no target names, reads the visits of closed months' whole UTC days as one row per channel and day (\`visit_attributes_month\`) and only the rest visit by visit. breakdown_page_7d_filtered needs raw events for which visits viewed each page and reads the visits themselves from \`sessions_v2\`, so its answer says from_rollups true; its p99 target is the raw one. Realtime is the api's own cost and one small raw query.`,
         `Each figure: ${SAMPLES} sequential requests after ${WARMUP} warm-ups, from this process to the api process (HTTP, JSON), one at a time. meta.from_rollups of each: ${sources.join(', ')}.`,
         `Same-run baseline: the summaries of the previous month were ${figures.summaries_valid_when_measured ? 'valid' : 'NOT all valid'} when the figures above were taken; then every build was forgotten (TRUNCATE summary_builds) and ${[...SUMMARIZED].join(', ')} were measured again as above, reading the rollups and \`sessions_v2\` alone (\`*_without_summaries_p50_ms\`; the ratios divide the figure by it). Their answers were the same.`,
         `The ClickHouse behind it is the embedded engine host (chdb in one process, one query at a time, 2 cores), not a server. Measuring began ${settled ? `once the bulk load's background merges had finished and every month of sessions_v2 was one part (${round(settleSeconds)} s after it; ${parts} active parts of events and sessions_v2)` : `after waiting ${round(settleSeconds)} s for the bulk load's background merges, which were still running (${parts} active parts of events and sessions_v2)`}; no OPTIMIZE was forced.`,
