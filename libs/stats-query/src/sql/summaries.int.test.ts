@@ -74,14 +74,19 @@ describe('closed-month summaries', () => {
     summaries: await aggregate(context(period, await catalog()), metrics),
   });
   const same = (x: unknown) => ({ raw: x, rollups: x, summaries: x });
-  const breakdown = async (ctx: StatsSqlContext, property: Property, filters: Filter[] = []) =>
+  const breakdown = async (
+    ctx: StatsSqlContext,
+    property: Property,
+    filters: Filter[] = [],
+    metrics: readonly Metric[] = ['visitors', 'pageviews', 'events'],
+  ) =>
     rows(
       buildBreakdown(
         {
           property,
-          metrics: ['visitors', 'pageviews', 'events'],
+          metrics,
           filters,
-          sort: { metric: 'visitors', direction: 'desc' },
+          sort: { metric: metrics[0]!, direction: 'desc' },
           limit: 1000,
           pageNumber: 1,
         },
@@ -103,20 +108,8 @@ describe('closed-month summaries', () => {
       summaries: await of(context(period, await catalog())),
     };
   };
-  const visitBreakdown = async (ctx: StatsSqlContext, property: Property, metrics: readonly Metric[]) =>
-    rows(
-      buildBreakdown(
-        {
-          property,
-          metrics,
-          filters: [],
-          sort: { metric: metrics[0]!, direction: 'desc' },
-          limit: 1000,
-          pageNumber: 1,
-        },
-        ctx,
-      ).sql,
-    );
+  const visitBreakdown = (ctx: StatsSqlContext, property: Property, metrics: readonly Metric[]) =>
+    breakdown(ctx, property, [], metrics);
   /** Unfiltered breakdowns by visit attributes, which read visits (day rows of closed months). */
   const visitAnswers = async (period: ResolvedPeriod) => {
     const of = async (ctx: StatsSqlContext) => ({
