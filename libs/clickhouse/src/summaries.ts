@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ClickHouse } from './client';
 import type { MigrationLock } from './migrate';
-import { ROLLUP_DIMENSIONS_TABLE, ROLLUP_SITE_TABLE } from './tables/rollups.table';
+import { ROLLUP_DIMENSIONS_TABLE, ROLLUP_LOCATIONS_TABLE, ROLLUP_SITE_TABLE } from './tables/rollups.table';
 import { SESSION_FIRST_VALUES, SESSION_VISITOR_VALUES, SESSIONS_TABLE } from './tables/sessions.table';
 
 /*
@@ -37,17 +37,25 @@ export const SUMMARIZED_VISIT_ATTRIBUTES = [
  * - `site_month`: `rollup_site_per_15m` totals of one month from each day to its end.
  * - `site_year_prefix`: `rollup_site_per_15m` totals from January to the month (`from_day` 1).
  * - `dimension_month`: `rollup_dimensions_per_15m` per UTC day of the month.
+ * - `country_month`: `rollup_locations_per_15m` per country and UTC day of the month, as dimension
+ *   `country` of the dimension rows.
  * - `visit_attributes_month`: visit totals and visitors of one month of `sessions_v2` per UTC day
  *   of visit start and value of each `SUMMARIZED_VISIT_ATTRIBUTES` column.
  */
 export type SummaryKind =
-  'sessions_month' | 'site_month' | 'site_year_prefix' | 'dimension_month' | 'visit_attributes_month';
+  | 'sessions_month'
+  | 'site_month'
+  | 'site_year_prefix'
+  | 'dimension_month'
+  | 'country_month'
+  | 'visit_attributes_month';
 
 const SOURCE: Record<SummaryKind, string> = {
   sessions_month: SESSIONS_TABLE,
   site_month: ROLLUP_SITE_TABLE,
   site_year_prefix: ROLLUP_SITE_TABLE,
   dimension_month: ROLLUP_DIMENSIONS_TABLE,
+  country_month: ROLLUP_LOCATIONS_TABLE,
   visit_attributes_month: SESSIONS_TABLE,
 };
 
@@ -57,6 +65,7 @@ const TARGET: Record<SummaryKind, string> = {
   site_month: SITE_SUMMARY_TABLE,
   site_year_prefix: SITE_SUMMARY_TABLE,
   dimension_month: DIMENSIONS_SUMMARY_TABLE,
+  country_month: DIMENSIONS_SUMMARY_TABLE,
   visit_attributes_month: VISIT_ATTRIBUTES_SUMMARY_TABLE,
 };
 
@@ -185,6 +194,16 @@ const BUILD_SQL: Record<SummaryKind, readonly string[]> = {
       GROUP BY site_id, dimension, day, value
       SETTINGS optimize_aggregation_in_order = 1`,
   ],
+  // The location rollup keeps (country, region, city) per row; a country's day merges them all.
+  country_month: [
+    `INSERT INTO ${TARGET.country_month}
+       (build_id, site_id, dimension, day, value, visitors, pageviews, events)
+     SELECT {build:UUID}, site_id, 'country', toDate(bucket) AS day, toString(country) AS value,
+            uniqMergeState(visitors), sum(pageviews), sum(events)
+       FROM ${ROLLUP_LOCATIONS_TABLE}
+      WHERE _partition_id = {partition:String}
+      GROUP BY site_id, day, value`,
+  ],
   // Merged values as the stats read them: first values and pages from their argMin/argMax states.
   // Every visit of the partition, by its day of start, even one starting the day before or after
   // the month (a session id's second and its visit's start can fall either side of midnight): the
@@ -271,7 +290,14 @@ async function refresh(clickhouse: ClickHouse, now: Date, graceMs: number): Prom
   // The current UTC month is still written to and never summarized.
   const current = monthPartition(now);
   const wanted: Array<{ kind: SummaryKind; month: string; partitions: string[] }> = [];
-  for (const kind of ['sessions_month', 'site_month', 'dimension_month', 'visit_attributes_month'] as const) {
+  const monthly = [
+    'sessions_month',
+    'site_month',
+    'dimension_month',
+    'country_month',
+    'visit_attributes_month',
+  ] as const;
+  for (const kind of monthly) {
     for (const month of stamps.get(SOURCE[kind])?.keys() ?? []) {
       if (month < current) wanted.push({ kind, month, partitions: [month] });
     }

@@ -30,6 +30,7 @@ import {
   MIN_SUMMARIZED_PLAIN_DAYS,
   monthsTouched,
   planAttributeReads,
+  planCountryReads,
   planDimensionReads,
   planSiteReads,
   planVisitReads,
@@ -214,6 +215,16 @@ export function rollupEventPart(
     const reads = planDimensionReads(sc.dayPieces, sc.summaries!);
     if (reads.length > 0) return dimensionDays(sc, columns, reads, conditions, group);
   }
+  if (
+    table === TABLES.locationRollup &&
+    grouping.kind === 'property' &&
+    grouping.property === 'country' &&
+    conditions.length === 0 &&
+    sc.summarizable
+  ) {
+    const reads = planCountryReads(sc.dayPieces, sc.summaries!);
+    if (reads.length > 0) return countryDays(sc, columns, reads);
+  }
   return select(
     aggregates(columns, ROLLUP_EVENT_AGGREGATES),
     table,
@@ -249,13 +260,38 @@ function dimensionDays(
 ): string {
   const cells = ['dimension', 'value', 'visitors', 'pageviews', 'events'];
   const fine = [...bucketsOutside(sc, reads), ...conditions];
-  const days = reads.map(
-    (r) =>
-      `(build_id = ${sc.p.bind(r.buildId, 'UUID')} AND day >= ${sc.p.day(r.from)} AND day < ${sc.p.day(r.to)})`,
-  );
-  const coarse = [`site_id = ${sc.site}`, `(${days.join(' OR ')})`, ...conditions];
+  const coarse = [`site_id = ${sc.site}`, summaryDays(sc, reads), ...conditions];
   const from = [select(cells, TABLES.dimensionRollup, fine), select(cells, TABLES.dimensionsSummary, coarse)];
   return select(aggregates(columns, ROLLUP_EVENT_AGGREGATES), unionAll(from), [], group);
+}
+
+/** The day rows of `reads`' builds inside their stretches. */
+const summaryDays = (sc: Scope, reads: readonly SummaryRead[]) =>
+  `(${reads
+    .map(
+      (r) =>
+        `(build_id = ${sc.p.bind(r.buildId, 'UUID')} AND day >= ${sc.p.day(r.from)} AND day < ${sc.p.day(r.to)})`,
+    )
+    .join(' OR ')})`;
+
+/**
+ * An unfiltered breakdown's event metrics by country with `reads` (see `planCountryReads`) standing
+ * for their stretches: a state per country and day (`country_month` rows, dimension `country` of
+ * `rollup_dimensions_summary`) there, the location rollup's rows for the rest. Those hold a state
+ * per country, region and city every 15 minutes, ~150 k for 30 days of the benchmark's site: the
+ * event half of a 30-day country breakdown took 27 ms with day rows, 35 without.
+ */
+function countryDays(sc: Scope, columns: readonly EventColumn[], reads: readonly SummaryRead[]): string {
+  const cells = ['visitors', 'pageviews', 'events'];
+  const from = [
+    select(['toString(country) AS value', ...cells], TABLES.locationRollup, bucketsOutside(sc, reads)),
+    select(['value', ...cells], TABLES.dimensionsSummary, [
+      `site_id = ${sc.site}`,
+      "dimension = 'country'",
+      summaryDays(sc, reads),
+    ]),
+  ];
+  return select(aggregates(columns, ROLLUP_EVENT_AGGREGATES), unionAll(from), [], 'value');
 }
 
 /**

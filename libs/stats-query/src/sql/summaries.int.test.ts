@@ -98,6 +98,7 @@ describe('closed-month summaries', () => {
     const of = async (ctx: StatsSqlContext) => ({
       page: await breakdown(ctx, 'page'),
       browser: await breakdown(ctx, 'browser'),
+      country: await breakdown(ctx, 'country'),
       blog: await breakdown(ctx, 'page', [parseFilter('page', '/blog/*')]),
       goal: await breakdown(ctx, 'goal'),
       filtered: await aggregate(ctx, ['visitors', 'pageviews'], [parseFilter('page', '/pricing')]),
@@ -182,6 +183,9 @@ describe('closed-month summaries', () => {
     expect(visitsBy.rollups.country.length).toBeGreaterThan(2);
     expect(dimensions.rollups.goal.map((r) => r.value).sort()).toEqual(['Blog', 'Signup']);
     expect(names(await refreshClosedMonthSummaries(ch, { now: NOW }))).toEqual([
+      'country_month 202601',
+      'country_month 202602',
+      'country_month 202603',
       'dimension_month 202601',
       'dimension_month 202602',
       'dimension_month 202603',
@@ -237,6 +241,7 @@ describe('closed-month summaries', () => {
     // February changed, and March's prefix holds February.
     const rebuilt = await refreshClosedMonthSummaries(ch, { now: NOW, supersededGraceMs: 0 });
     expect(names(rebuilt)).toEqual([
+      'country_month 202602',
       'dimension_month 202602',
       'sessions_month 202602',
       'site_month 202602',
@@ -361,6 +366,17 @@ describe('closed-month summaries', () => {
         page(await buildOf('dimension_month', '202602'), '2026-02-11', '/inside'),
       ],
     });
+    await ch.insert({
+      table: 'rollup_dimensions_summary',
+      format: 'JSONEachRow',
+      values: [
+        { ...page(await buildOf('country_month', '202602'), '2026-02-11', 'ZZ'), dimension: 'country' },
+        { ...page(await buildOf('country_month', '202601'), '2026-01-24', 'YY'), dimension: 'country' },
+      ],
+    });
+    const countries = await breakdown(context(BERLIN, await catalog()), 'country');
+    expect(countries).toContainEqual(expect.objectContaining({ value: 'ZZ', pageviews: 1000 }));
+    expect(countries.map((r) => r.value)).not.toContain('YY');
     const pages = await breakdown(context(BERLIN, await catalog()), 'page');
     expect(pages).toContainEqual(expect.objectContaining({ value: '/inside', pageviews: 2000 }));
     expect(pages.map((r) => r.value)).not.toContain('/before');

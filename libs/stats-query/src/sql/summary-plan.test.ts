@@ -5,6 +5,7 @@ import {
   joinRanges,
   monthsTouched,
   planAttributeReads,
+  planCountryReads,
   planDimensionReads,
   planSiteReads,
   planVisitReads,
@@ -124,6 +125,13 @@ describe('planDimensionReads', () => {
       'dimension_month:202512/7 2025-12-07..2026-01-01',
       'dimension_month:202606/1 2026-06-01..2026-07-01',
     ]);
+  });
+
+  it('reads country day rows the same way, from their own builds', () => {
+    expect(show(planCountryReads(THIRTY, catalogOf('country_month:202611')))).toEqual([
+      'country_month:202611/7 2026-11-07..2026-12-01',
+    ]);
+    expect(planCountryReads(THIRTY, catalogOf('dimension_month:202611'))).toEqual([]);
   });
 
   it('reads nothing for under a week of summarized days, or without builds', () => {

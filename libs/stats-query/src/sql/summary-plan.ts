@@ -140,6 +140,13 @@ export function uncovered(
   return gaps.filter((g) => g.from.getTime() < g.to.getTime());
 }
 
+/** The same for country rows of the location rollup (`country_month`, also dimension rows). */
+export function planCountryReads(pieces: readonly MonthPiece[], catalog: SummaryCatalog): SummaryRead[] {
+  const reads = monthReads('country_month', pieces, catalog);
+  const days = reads.reduce((n, r) => n + (r.to.getTime() - r.from.getTime()) / DAY_MS, 0);
+  return days >= MIN_SUMMARIZED_DAYS ? reads : [];
+}
+
 /** `YYYYMM` of every UTC month that `[from, to)` touches. */
 export function monthsTouched(from: Date, to: Date): string[] {
   const months: string[] = [];
