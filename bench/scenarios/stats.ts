@@ -82,6 +82,7 @@ const SUMMARIZED = new Set([
   'aggregate_12m',
   'aggregate_12m_visitors',
   'breakdown_page_30d',
+  'breakdown_country_30d',
   'breakdown_channel_12m',
 ]);
 
@@ -345,6 +346,7 @@ export const stats: Scenario = {
         'site_month',
         'sessions_month',
         'dimension_month',
+        'country_month',
         'visit_attributes_month',
       ];
       figures.summaries_valid_when_measured = kinds.every((kind) => valid.build(kind, previousMonth)) ? 1 : 0;
