@@ -70,6 +70,7 @@ export async function startInProcess(
     registry,
     pool,
     clickhouse,
+    summariesClickhouse: clickhouse,
     http: client,
   });
   return {

@@ -11,6 +11,9 @@ import { loadConfig } from './config';
 import { redisEvictionPolicy } from './redis-policy';
 import { startJobWorkers } from './worker';
 
+/** How long one summary build statement may take (see `summariesClickhouse`). */
+const SUMMARY_BUILD_TIMEOUT_MS = 30 * 60_000;
+
 const config = loadConfigOrExit('worker', loadConfig);
 const logger = createLogger({ name: 'worker', level: config.LOG_LEVEL, format: config.LOG_FORMAT });
 
@@ -31,11 +34,18 @@ await runService({
       );
     }
     const pool = createPool(config.DATABASE_URL, { max: 10, applicationName: 'tidemark-worker' });
-    const clickhouse = createClickHouse({
+    const clickhouseConfig = {
       url: config.CLICKHOUSE_URL,
       database: config.CLICKHOUSE_DATABASE,
       username: config.CLICKHOUSE_USER,
       password: config.CLICKHOUSE_PASSWORD,
+    };
+    const clickhouse = createClickHouse(clickhouseConfig);
+    // A month's build reads that month of every site (~1 s for 11 M events on the embedded engine);
+    // under the default 30 s a large deployment's build would fail on every run and never land.
+    const summariesClickhouse = createClickHouse({
+      ...clickhouseConfig,
+      requestTimeoutMs: SUMMARY_BUILD_TIMEOUT_MS,
     });
     const http = createWebhookHttpClient({
       allowPrivateTargets: config.WEBHOOK_ALLOW_PRIVATE_TARGETS,
@@ -51,7 +61,15 @@ await runService({
       logController: new LogController({ disableRequestLogging: true }),
     });
     registerErrorHandler(app);
-    const jobWorkers = await startJobWorkers({ config, logger, registry, pool, clickhouse, http });
+    const jobWorkers = await startJobWorkers({
+      config,
+      logger,
+      registry,
+      pool,
+      clickhouse,
+      summariesClickhouse,
+      http,
+    });
     const components: Component[] = [
       { name: 'http', onShutdown: () => app.close() },
       ...jobWorkers,
@@ -67,6 +85,7 @@ await runService({
       },
       // Only threshold alerts need ClickHouse: without it deliveries still flow.
       { ...clickhouseComponent(clickhouse), critical: false },
+      { name: 'clickhouse-summaries', critical: false, onShutdown: () => summariesClickhouse.close() },
       postgresComponent(pool),
     ];
 

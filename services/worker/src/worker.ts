@@ -33,6 +33,8 @@ export interface JobWorkersDeps {
   registry: Registry;
   pool: Pool;
   clickhouse: ClickHouse;
+  /** For the summary builds, whose statements read a whole month of every site: a longer timeout. */
+  summariesClickhouse: ClickHouse;
   http: WebhookHttpClient;
 }
 
@@ -108,7 +110,7 @@ export async function startJobWorkers(deps: JobWorkersDeps): Promise<Component[]
     ),
     // One run at a time across every worker process (the lock), as a run deletes rows it does not know.
     createWorker(ctx, QUEUE_NAMES.maintenance, maintenanceJob, 1, async () => {
-      const built = await refreshClosedMonthSummaries(deps.clickhouse, {
+      const built = await refreshClosedMonthSummaries(deps.summariesClickhouse, {
         lock: (work) => withAdvisoryLock(deps.pool, SUMMARY_REFRESH_LOCK_ID, work),
       });
       for (const b of built) metrics.summaryBuilds.inc({ kind: b.kind });
