@@ -30,8 +30,7 @@ import {
   MIN_SUMMARIZED_PLAIN_DAYS,
   monthsTouched,
   planAttributeReads,
-  planCountryReads,
-  planDimensionReads,
+  planDayReads,
   planSiteReads,
   planVisitReads,
   uncovered,
@@ -212,7 +211,7 @@ export function rollupEventPart(
   }
   // Timeseries group by local buckets, which the summaries' UTC days do not hold.
   if (table === TABLES.dimensionRollup && grouping.kind !== 'bucket' && sc.summarizable) {
-    const reads = planDimensionReads(sc.dayPieces, sc.summaries!);
+    const reads = planDayReads('dimension_month', sc.dayPieces, sc.summaries!);
     if (reads.length > 0) return dimensionDays(sc, columns, reads, conditions, group);
   }
   if (
@@ -222,7 +221,7 @@ export function rollupEventPart(
     conditions.length === 0 &&
     sc.summarizable
   ) {
-    const reads = planCountryReads(sc.dayPieces, sc.summaries!);
+    const reads = planDayReads('country_month', sc.dayPieces, sc.summaries!);
     if (reads.length > 0) return countryDays(sc, columns, reads);
   }
   return select(
@@ -246,7 +245,7 @@ function bucketsOutside(sc: Scope, reads: readonly SummaryRead[]): string[] {
 }
 
 /**
- * Dimension rows of the period with `reads` (see `planDimensionReads`) standing for their
+ * Dimension rows of the period with `reads` (see `planDayReads`) standing for their
  * stretches: day rows of `rollup_dimensions_summary` there, 15-minute rows for the rest. A 30-day
  * page breakdown then merges a state per page and day instead of per page and 15 minutes; `uniq`
  * merges to the same state whatever the grouping of its inputs, so the answer is the same.
@@ -275,7 +274,7 @@ const summaryDays = (sc: Scope, reads: readonly SummaryRead[]) =>
     .join(' OR ')})`;
 
 /**
- * An unfiltered breakdown's event metrics by country with `reads` (see `planCountryReads`) standing
+ * An unfiltered breakdown's event metrics by country with `reads` (see `planDayReads`) standing
  * for their stretches: a state per country and day (`country_month` rows, dimension `country` of
  * `rollup_dimensions_summary`) there, the location rollup's rows for the rest. Those hold a state
  * per country, region and city every 15 minutes, ~150 k for 30 days of the benchmark's site: the

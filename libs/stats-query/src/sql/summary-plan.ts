@@ -66,14 +66,22 @@ export const planVisitReads = (pieces: readonly MonthPiece[], catalog: SummaryCa
  */
 const MIN_SUMMARIZED_DAYS = 7;
 
+/** Days in `ranges`. */
+const daysIn = (ranges: ReadonlyArray<{ from: Date; to: Date }>) =>
+  ranges.reduce((n, r) => n + (r.to.getTime() - r.from.getTime()) / DAY_MS, 0);
+
 /**
  * The day rows of `rollup_dimensions_summary` that answer the period's `pieces`, where valid builds
- * have them; none when they would hold under `MIN_SUMMARIZED_DAYS`.
+ * of `kind` have them (`dimension_month`; `country_month` for countries of the location rollup);
+ * none when they would hold under `MIN_SUMMARIZED_DAYS`.
  */
-export function planDimensionReads(pieces: readonly MonthPiece[], catalog: SummaryCatalog): SummaryRead[] {
-  const reads = monthReads('dimension_month', pieces, catalog);
-  const days = reads.reduce((n, r) => n + (r.to.getTime() - r.from.getTime()) / DAY_MS, 0);
-  return days >= MIN_SUMMARIZED_DAYS ? reads : [];
+export function planDayReads(
+  kind: 'dimension_month' | 'country_month',
+  pieces: readonly MonthPiece[],
+  catalog: SummaryCatalog,
+): SummaryRead[] {
+  const reads = monthReads(kind, pieces, catalog);
+  return daysIn(reads) >= MIN_SUMMARIZED_DAYS ? reads : [];
 }
 
 /**
@@ -83,21 +91,22 @@ export function planDimensionReads(pieces: readonly MonthPiece[], catalog: Summa
  */
 export const MIN_SUMMARIZED_PLAIN_DAYS = 60;
 
-/**
- * Which `visit_attributes_month` builds answer the visits of `[start, end)`: `builds` (partition ->
- * build) of the `sessions_v2` partitions the period's visits may be in, and `covered`, the whole
- * UTC days of those partitions' months inside the period. A visit of a built partition that starts
- * in a covered day is read from day rows (a build holds its partition's visits by day of start,
- * whichever month that falls in); every other visit, visit by visit. Undefined under
- * `minDays` covered days.
- */
+/** What `planAttributeReads` found. */
 export interface AttributeReads {
+  /** Partition -> build, of the `sessions_v2` partitions the period's visits may be in. */
   builds: Map<string, string>;
+  /** The whole UTC days of those partitions' months inside the period. */
   covered: Array<{ from: Date; to: Date }>;
   /** `[from, to)` of each month whose partition the period's visits may be in and has no build. */
   unbuilt: Array<{ from: Date; to: Date }>;
 }
 
+/**
+ * Which `visit_attributes_month` builds answer the visits of `[start, end)`. A visit of a built
+ * partition that starts in a covered day is read from day rows (a build holds its partition's
+ * visits by day of start, whichever month that falls in); every other visit, visit by visit.
+ * Undefined under `minDays` covered days.
+ */
 export function planAttributeReads(
   start: Date,
   end: Date,
@@ -119,8 +128,7 @@ export function planAttributeReads(
     }
   }
   const covered = dayPieces(start, end).filter((piece) => builds.has(piece.partition));
-  const days = covered.reduce((n, r) => n + (r.to.getTime() - r.from.getTime()) / DAY_MS, 0);
-  return days >= minDays ? { builds, covered: joinRanges(covered), unbuilt } : undefined;
+  return daysIn(covered) >= minDays ? { builds, covered: joinRanges(covered), unbuilt } : undefined;
 }
 
 /** The parts of `[start, end)` outside `covered` (sorted, disjoint ranges). */
@@ -138,13 +146,6 @@ export function uncovered(
   }
   if (cursor < end.getTime()) gaps.push({ from: new Date(cursor), to: end });
   return gaps.filter((g) => g.from.getTime() < g.to.getTime());
-}
-
-/** The same for country rows of the location rollup (`country_month`, also dimension rows). */
-export function planCountryReads(pieces: readonly MonthPiece[], catalog: SummaryCatalog): SummaryRead[] {
-  const reads = monthReads('country_month', pieces, catalog);
-  const days = reads.reduce((n, r) => n + (r.to.getTime() - r.from.getTime()) / DAY_MS, 0);
-  return days >= MIN_SUMMARIZED_DAYS ? reads : [];
 }
 
 /** `YYYYMM` of every UTC month that `[from, to)` touches. */
