@@ -24,7 +24,7 @@ import {
   TABLES,
   type SessionAttribute,
 } from './schema';
-import { SESSION_ID_MARGIN_MS, sessionIdFloor, type Scope } from './scope';
+import { sessionIdFloor, sessionIdWindow, type Scope } from './scope';
 import {
   joinRanges,
   MIN_SUMMARIZED_PLAIN_DAYS,
@@ -492,10 +492,8 @@ function summarizedVisitTotals(
 ): string | undefined {
   const [start, end] = sc.bounds;
   // The partitions the per-visit read touches: its session ids reach a day beyond the period.
-  const touched = monthsTouched(
-    new Date(start.getTime() - SESSION_ID_MARGIN_MS),
-    new Date(end.getTime() + SESSION_ID_MARGIN_MS + 1000),
-  );
+  const ids = sessionIdWindow(start, end);
+  const touched = monthsTouched(ids.from, ids.to);
   const monthBuilds = new Map<string, string>();
   for (const month of touched) {
     const buildId = sc.summaries!.build('sessions_month', month);
@@ -580,16 +578,12 @@ function summarizedVisitGroups(
   // The session ids to read, as ranges the primary key can skip by: those that may start outside
   // the covered days, and the whole months of partitions without a build.
   const [start, end] = sc.bounds;
-  const lo = start.getTime() - SESSION_ID_MARGIN_MS;
-  const hi = end.getTime() + SESSION_ID_MARGIN_MS + 1000;
+  const period = sessionIdWindow(start, end);
   const wanted = joinRanges([
-    ...uncovered(start, end, reads.covered).map((gap) => ({
-      from: new Date(gap.from.getTime() - SESSION_ID_MARGIN_MS),
-      to: new Date(gap.to.getTime() + SESSION_ID_MARGIN_MS + 1000),
-    })),
+    ...uncovered(start, end, reads.covered).map((gap) => sessionIdWindow(gap.from, gap.to)),
     ...reads.unbuilt.map((m) => ({
-      from: new Date(Math.max(m.from.getTime(), lo)),
-      to: new Date(Math.min(m.to.getTime(), hi)),
+      from: new Date(Math.max(m.from.getTime(), period.from.getTime())),
+      to: new Date(Math.min(m.to.getTime(), period.to.getTime())),
     })),
   ]);
   const ids = wanted.map((r) => {

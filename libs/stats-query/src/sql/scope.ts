@@ -24,6 +24,17 @@ export const RAW_SESSION_MARGIN_MS = DAY_MS;
  */
 export const SESSION_ID_MARGIN_MS = DAY_MS;
 
+/**
+ * `[from, to)` of the seconds a session id may hold for a visit that starts in `[from, to)`: a
+ * margin either side, and the whole second at the end.
+ */
+export function sessionIdWindow(from: Date, to: Date): { from: Date; to: Date } {
+  return {
+    from: new Date(from.getTime() - SESSION_ID_MARGIN_MS),
+    to: new Date(to.getTime() + SESSION_ID_MARGIN_MS + 1000),
+  };
+}
+
 /** The smallest session id whose visit arrived at `at` or later (whole seconds). */
 export function sessionIdFloor(at: number): bigint {
   return BigInt(Math.max(0, Math.floor(at / 1000))) << 32n;
@@ -154,11 +165,12 @@ export class Scope {
   /** `[lo, hi]` of the session ids whose visits may start in the period (see SESSION_ID_MARGIN_MS). */
   get sessionIds(): [string, string] {
     const { startUtc, endUtc } = this.#period();
+    const ids = sessionIdWindow(startUtc, endUtc);
     const lo = this.#once('sessionIdLo', () =>
-      this.p.bind(sessionIdFloor(startUtc.getTime() - SESSION_ID_MARGIN_MS).toString(), 'UInt64'),
+      this.p.bind(sessionIdFloor(ids.from.getTime()).toString(), 'UInt64'),
     );
     const hi = this.#once('sessionIdHi', () =>
-      this.p.bind((sessionIdFloor(endUtc.getTime() + SESSION_ID_MARGIN_MS + 1000) - 1n).toString(), 'UInt64'),
+      this.p.bind((sessionIdFloor(ids.to.getTime()) - 1n).toString(), 'UInt64'),
     );
     return [lo, hi];
   }

@@ -1,6 +1,6 @@
 import { monthPartition, type SummaryCatalog, type SummaryKind } from '@tidemark/clickhouse';
 import { DAY_MS } from '../calendar';
-import { dayPieces, SESSION_ID_MARGIN_MS, type MonthPiece } from './scope';
+import { dayPieces, sessionIdWindow, type MonthPiece } from './scope';
 
 /** One summary row per site to read instead of the sources, and the stretch of time it holds. */
 export interface SummaryRead {
@@ -114,10 +114,8 @@ export function planAttributeReads(
   minDays = MIN_SUMMARIZED_DAYS,
 ): AttributeReads | undefined {
   const builds = new Map<string, string>();
-  const touched = monthsTouched(
-    new Date(start.getTime() - SESSION_ID_MARGIN_MS),
-    new Date(end.getTime() + SESSION_ID_MARGIN_MS + 1000),
-  );
+  const ids = sessionIdWindow(start, end);
+  const touched = monthsTouched(ids.from, ids.to);
   const unbuilt: Array<{ from: Date; to: Date }> = [];
   for (const month of touched) {
     const buildId = catalog.build('visit_attributes_month', month);
