@@ -76,47 +76,15 @@ export function unstorableReason(e: EnrichedEventV1): string | undefined {
 }
 
 /**
- * The values of an event in `EVENT_COLUMNS` order (a test checks the two agree). A column the object
- * lacks is sent as null, which ClickHouse stores as the column's default.
+ * The values of an event in `EVENT_COLUMNS` order, the order the insert names the columns in. A
+ * column the object lacks is sent as null, which ClickHouse stores as the column's default.
  */
 export function toEventValues(e: EventRow): EventValues {
-  return [
-    e.event_id,
-    e.site_id,
+  return EVENT_COLUMNS.map((column) =>
     // `2026-03-06T08:00:00.000Z` -> `2026-03-06 08:00:00.000`: the column is UTC, and this form
     // parses under any `date_time_input_format`.
-    e.timestamp.slice(0, 23).replace('T', ' '),
-    e.name,
-    e.visitor_id,
-    e.session_id,
-    e.hostname,
-    e.pathname,
-    e.referrer,
-    e.referrer_domain,
-    e.channel,
-    e.utm_source,
-    e.utm_medium,
-    e.utm_campaign,
-    e.utm_content,
-    e.utm_term,
-    e.country,
-    e.region,
-    e.city,
-    e.device,
-    e.browser,
-    e.browser_version,
-    e.os,
-    e.os_version,
-    e.screen_width,
-    e.props,
-    e.revenue_amount,
-    e.revenue_currency,
-    e.engagement_time_ms,
-    e.scroll_pct,
-    e.click_x,
-    e.click_y,
-    e.link_url,
-  ];
+    column === 'timestamp' ? e.timestamp.slice(0, 23).replace('T', ' ') : e[column],
+  );
 }
 
 export interface DedupInsertOptions {
