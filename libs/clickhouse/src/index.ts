@@ -7,12 +7,14 @@ export {
   type MigrationLock,
 } from './migrate';
 export {
+  EVENTS_INGEST_TABLE,
   EVENTS_TABLE,
   EVENT_COLUMNS,
   insertEvents,
   toEventValues,
   unstorableReason,
   type DedupInsertOptions,
+  type EventInsertTable,
   type EventRow,
   type EventValues,
 } from './tables/events.table';

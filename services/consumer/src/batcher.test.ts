@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { assignPartitions } from './assigner';
+import type { EventInsertTable } from '@tidemark/clickhouse';
 import {
   BatchPlanner,
   decodePlan,
@@ -15,14 +16,19 @@ type Message = { offset: string };
 const messages = (from: number, to: number): Message[] =>
   Array.from({ length: to - from + 1 }, (_, i) => ({ offset: String(from + i) }));
 const nothingCommitted: CommittedOffset = { offset: '-1', metadata: null };
-const planned = (ranges: Range[], partition: number): CommittedOffset => ({
+const planned = (
+  ranges: Range[],
+  partition: number,
+  into: EventInsertTable = 'events_ingest',
+): CommittedOffset => ({
   offset: (ranges.find((r) => r.partition === partition) as Range).first,
-  metadata: encodePlan(ranges, partition),
+  metadata: encodePlan(ranges, partition, into),
 });
 const shape = (batch: Batch<Message> | undefined) =>
   batch && {
     token: batch.dedupToken,
     replay: batch.replay,
+    into: batch.into,
     slices: batch.slices.map((s) => [s.partition, s.first, s.last, s.messages.length]),
   };
 
@@ -35,6 +41,7 @@ describe('BatchPlanner', () => {
     expect(shape(first)).toEqual({
       token: 'events:1:0-19,3:10-14',
       replay: false,
+      into: 'events_ingest',
       slices: [
         [1, '0', '19', 20],
         [3, '10', '14', 5],
@@ -74,7 +81,7 @@ describe('BatchPlanner', () => {
 
   it('re-forms a one-partition plan exactly, waiting for the rest of it and leaving what follows', () => {
     const planner = new BatchPlanner<Message>('events', 10_000);
-    const batcher = planner.open(1, { offset: '100', metadata: '{"plan":{"first":"100","last":"180"}}' });
+    const batcher = planner.open(1, planned([{ partition: 1, first: '100', last: '180' }], 1));
     batcher.add(messages(100, 150));
     expect(planner.take()).toBeUndefined();
     batcher.add(messages(151, 250));
@@ -82,10 +89,39 @@ describe('BatchPlanner', () => {
     expect(shape(replay)).toEqual({
       token: 'events:1:100-180',
       replay: true,
+      into: 'events_ingest',
       slices: [[1, '100', '180', 81]],
     });
     planner.done(replay);
     expect(shape(planner.take())).toMatchObject({ replay: false, slices: [[1, '181', '250', 70]] });
+  });
+
+  it('replays a plan of the release before events_ingest into events, the way it was first inserted', () => {
+    const planner = new BatchPlanner<Message>('events', 10_000);
+    planner
+      .open(1, { offset: '100', metadata: '{"plan":{"first":"100","last":"180"}}' })
+      .add(messages(100, 250));
+    const replay = planner.take() as Batch<Message>;
+    expect(shape(replay)).toMatchObject({ token: 'events:1:100-180', replay: true, into: 'events' });
+    planner.done(replay);
+    expect(shape(planner.take())).toMatchObject({ replay: false, into: 'events_ingest' });
+  });
+
+  it('does not replay a plan whose partitions disagree on its table', () => {
+    const ranges = [
+      { partition: 0, first: '0', last: '4' },
+      { partition: 1, first: '0', last: '4' },
+    ];
+    const planner = new BatchPlanner<Message>('events', 10_000);
+    planner.open(0, planned(ranges, 0, 'events')).add(messages(0, 9));
+    planner.open(1, planned(ranges, 1, 'events_ingest')).add(messages(0, 9));
+    expect(shape(planner.take())).toMatchObject({
+      replay: false,
+      slices: [
+        [0, '0', '9', 10],
+        [1, '0', '9', 10],
+      ],
+    });
   });
 
   it('re-forms a plan over several partitions once all of them are here and fetched, loading the others meanwhile', () => {
@@ -108,6 +144,7 @@ describe('BatchPlanner', () => {
     expect(shape(replay)).toEqual({
       token: 'events:2:40-49,5:0-3',
       replay: true,
+      into: 'events_ingest',
       slices: [
         [2, '40', '49', 10],
         [5, '0', '3', 4],
@@ -122,9 +159,7 @@ describe('BatchPlanner', () => {
 
   it('keeps a planned range larger than maxEvents whole', () => {
     const planner = new BatchPlanner<Message>('events', 10);
-    planner
-      .open(0, { offset: '0', metadata: encodePlan([{ partition: 0, first: '0', last: '49' }], 0) })
-      .add(messages(0, 60));
+    planner.open(0, planned([{ partition: 0, first: '0', last: '49' }], 0)).add(messages(0, 60));
     expect(planner.take()?.slices[0]?.messages).toHaveLength(50);
   });
 
@@ -139,6 +174,7 @@ describe('BatchPlanner', () => {
     expect(shape(planner.take())).toEqual({
       token: 'events:0:70-75,1:10-15',
       replay: false,
+      into: 'events_ingest',
       slices: [
         [0, '70', '75', 6],
         [1, '10', '15', 6],
@@ -152,7 +188,7 @@ describe('BatchPlanner', () => {
       planner.open(p, nothingCommitted).add(messages(0, 2));
     const batch = planner.take() as Batch<Message>;
     expect(batch.slices).toHaveLength(MAX_PARTITIONS_PER_BATCH);
-    expect(encodePlan(batch.slices, batch.slices[0]!.partition).length).toBeLessThan(4096);
+    expect(encodePlan(batch.slices, batch.slices[0]!.partition, batch.into).length).toBeLessThan(4096);
     expect(planner.take()?.slices).toHaveLength(6);
   });
 });
@@ -163,14 +199,35 @@ describe('encodePlan and decodePlan', () => {
       { partition: 0, first: '7', last: '9' },
       { partition: 4, first: '100', last: '100' },
     ];
-    expect(decodePlan(encodePlan(ranges, 0), 7n, 0)).toEqual(ranges);
-    expect(decodePlan(encodePlan(ranges, 4), 100n, 4)).toEqual(ranges);
+    expect(decodePlan(encodePlan(ranges, 0, 'events_ingest'), 7n, 0)).toEqual({
+      ranges,
+      into: 'events_ingest',
+    });
+    expect(decodePlan(encodePlan(ranges, 4, 'events_ingest'), 100n, 4)).toEqual({
+      ranges,
+      into: 'events_ingest',
+    });
+  });
+
+  it('reads a plan without a table as one of the release before events_ingest, inserted into events', () => {
+    const legacy = '{"plan":{"first":"7","last":"9"},"with":[[3,"5","6"]]}';
+    const ranges = [
+      { partition: 2, first: '7', last: '9' },
+      { partition: 3, first: '5', last: '6' },
+    ];
+    expect(decodePlan(legacy, 7n, 2)).toEqual({ ranges, into: 'events' });
+    // Replayed, it is recorded again as that release recorded it.
+    expect(encodePlan(ranges, 2, 'events')).toBe(legacy);
+    expect(decodePlan('{"plan":{"first":"7","last":"9"},"into":"events_v9"}', 7n, 2)).toBeUndefined();
   });
 
   it('accepts only a plan that starts at the committed offset', () => {
-    const metadata = encodePlan([{ partition: 2, first: '7', last: '9' }], 2);
-    expect(metadata).toBe('{"plan":{"first":"7","last":"9"}}');
-    expect(decodePlan(metadata, 7n, 2)).toEqual([{ partition: 2, first: '7', last: '9' }]);
+    const metadata = encodePlan([{ partition: 2, first: '7', last: '9' }], 2, 'events_ingest');
+    expect(metadata).toBe('{"plan":{"first":"7","last":"9"},"into":"events_ingest"}');
+    expect(decodePlan(metadata, 7n, 2)).toEqual({
+      ranges: [{ partition: 2, first: '7', last: '9' }],
+      into: 'events_ingest',
+    });
     expect(decodePlan(metadata, 8n, 2)).toBeUndefined();
     expect(decodePlan(null, 7n, 2)).toBeUndefined();
     expect(decodePlan('', 7n, 2)).toBeUndefined();
@@ -185,9 +242,11 @@ describe('encodePlan and decodePlan', () => {
 
 /**
  * The consumer protocol of event-loader.ts against a model of Kafka (committed offsets with
- * metadata, one commit request written whole) and ClickHouse (tokens remembered, a repeated token
- * dropped), with fetches of random sizes, crashes at every step, and after each crash a group of a
- * random size assigned by the group's assigner: every offset must end up stored exactly once.
+ * metadata, one commit request written whole) and ClickHouse (tokens remembered per insert path, a
+ * repeated token on the same path dropped), with fetches of random sizes, crashes at every step,
+ * the first batches made as the release before `events_ingest` made them (into `events`), and
+ * after each crash a group of a random size assigned by the group's assigner: every offset must end
+ * up stored exactly once.
  */
 describe('exactly once across crashes and rebalances', () => {
   type Step = 'before-plan' | 'after-plan' | 'after-insert' | 'none';
@@ -201,20 +260,22 @@ describe('exactly once across crashes and rebalances', () => {
         fc.array(fc.integer({ min: 1, max: 50 }), { minLength: 1, maxLength: 20 }),
         fc.array(fc.constantFrom(...steps), { minLength: 1, maxLength: 40 }),
         fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 10 }),
-        (logLengths, maxEvents, fetchSizes, crashes, groupSizes) => {
+        fc.integer({ min: 0, max: 6 }),
+        (logLengths, maxEvents, fetchSizes, crashes, groupSizes, legacyBatches) => {
           const partitions = logLengths.map((_, p) => p);
           const committed = partitions.map((): CommittedOffset => nothingCommitted);
           const stored = new Map<string, string[]>();
           let fetchIndex = 0;
           let crashIndex = 0;
+          let freeBatches = 0;
           const nextCrash = () => (crashIndex < crashes.length ? crashes[crashIndex++] : 'none');
           const position = (p: number) => Math.max(0, Number((committed[p] as CommittedOffset).offset));
           const finished = () => partitions.every((p) => position(p) === logLengths[p]);
           const pendingPlans = () =>
             partitions
               .map((p) => decodePlan(committed[p]?.metadata, BigInt(committed[p]!.offset), p))
-              .filter((plan): plan is Range[] => plan !== undefined && plan.length > 1)
-              .map((plan) => plan.map((r) => r.partition));
+              .filter((plan) => plan !== undefined && plan.ranges.length > 1)
+              .map((plan) => plan!.ranges.map((r) => r.partition));
 
           for (let generation = 0; generation < 1_000 && !finished(); generation++) {
             const members = Array.from(
@@ -245,10 +306,11 @@ describe('exactly once across crashes and rebalances', () => {
                     crashed = true;
                     break;
                   }
+                  if (!batch.replay && freeBatches++ < legacyBatches) batch.into = 'events';
                   for (const s of batch.slices)
                     committed[s.partition] = {
                       offset: s.first,
-                      metadata: encodePlan(batch.slices, s.partition),
+                      metadata: encodePlan(batch.slices, s.partition, batch.into),
                     };
                   if (crash === 'after-plan') {
                     crashed = true;
@@ -257,9 +319,10 @@ describe('exactly once across crashes and rebalances', () => {
                   const content = batch.slices.flatMap((s) =>
                     s.messages.map((m) => `${s.partition}/${m.offset}`),
                   );
-                  const earlier = stored.get(batch.dedupToken);
+                  const key = `${batch.into} ${batch.dedupToken}`;
+                  const earlier = stored.get(key);
                   if (earlier) expect(earlier).toEqual(content);
-                  else stored.set(batch.dedupToken, content);
+                  else stored.set(key, content);
                   if (crash === 'after-insert') {
                     crashed = true;
                     break;

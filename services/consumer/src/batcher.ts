@@ -1,3 +1,5 @@
+import { EVENTS_INGEST_TABLE, EVENTS_TABLE, type EventInsertTable } from '@tidemark/clickhouse';
+
 /**
  * Batch boundaries, and why a replayed batch is always the same batch.
  *
@@ -21,8 +23,8 @@
  *   1. plan     one commit for all its partitions: offset = first, metadata = its own range and
  *               the others' (`encodePlan`); positions unchanged. Kafka writes one commit request's
  *               offsets together, so either every partition of the batch names it or none does.
- *   2. insert   the decodable messages of the ranges, token `<topic>:<partition>:<first>-<last>`
- *               per range, joined by `,`
+ *   2. insert   the decodable messages of the ranges, into the plan's table (`events_ingest`), token
+ *               `<topic>:<partition>:<first>-<last>` per range, joined by `,`
  *   3. notify   enqueue the worker's jobs for the stored events (notifications.ts); their ids come
  *               from the events and the ranges, so a replay enqueues nothing new
  *   4. dead-letter the others, each to the DLQ topic with its reason
@@ -62,6 +64,14 @@ export interface Batch<M extends OffsetMessage> {
   dedupToken: string;
   /** Re-formed from a plan recorded by an earlier attempt, which may already be stored. */
   replay: boolean;
+  /** The table the insert enters by: a replay takes the path its first attempt took. */
+  into: EventInsertTable;
+}
+
+/** A batch as recorded in the offset metadata: every range of it, and the table it goes into. */
+export interface Plan {
+  ranges: Range[];
+  into: EventInsertTable;
 }
 
 /**
@@ -79,34 +89,44 @@ export const dedupToken = (topic: string, ranges: readonly Range[]) =>
     .join(',')}`;
 
 /**
- * The metadata committed with `partition`'s first offset: its range, and the other ranges of its
- * batch under `with`. A one-partition plan has no `with`, as before batches spanned partitions.
+ * The metadata committed with `partition`'s first offset: its range, the other ranges of its batch
+ * under `with`, and the table under `into`. A one-partition plan has no `with`, as before batches
+ * spanned partitions; a plan without `into` was recorded before `events_ingest` existed and is
+ * replayed into `events`, the way it was first inserted.
  */
-export function encodePlan(ranges: readonly Range[], partition: number): string {
+export function encodePlan(ranges: readonly Range[], partition: number, into: EventInsertTable): string {
   const own = ranges.find((r) => r.partition === partition);
   if (!own) throw new Error(`partition ${partition} is not in the batch`);
   const others = ranges.filter((r) => r !== own).sort(byPartition);
   const plan = { first: own.first, last: own.last };
-  return JSON.stringify(
-    others.length === 0 ? { plan } : { plan, with: others.map((r) => [r.partition, r.first, r.last]) },
-  );
+  return JSON.stringify({
+    plan,
+    ...(others.length > 0 ? { with: others.map((r) => [r.partition, r.first, r.last]) } : {}),
+    ...(into === EVENTS_TABLE ? {} : { into }),
+  });
 }
 
 const isOffset = (value: unknown): value is string => typeof value === 'string' && /^\d+$/.test(value);
 
 /**
- * The batch (all its ranges, in partition order) planned at `partition`'s committed offset, if the
- * metadata holds one that starts there; anything else means "no plan".
+ * The batch (all its ranges, in partition order, and its table) planned at `partition`'s committed
+ * offset, if the metadata holds one that starts there; anything else means "no plan".
  */
 export function decodePlan(
   metadata: string | null | undefined,
   committedOffset: bigint,
   partition: number,
-): Range[] | undefined {
+): Plan | undefined {
   if (!metadata) return undefined;
   try {
-    const parsed = JSON.parse(metadata) as { plan?: { first?: unknown; last?: unknown }; with?: unknown };
+    const parsed = JSON.parse(metadata) as {
+      plan?: { first?: unknown; last?: unknown };
+      with?: unknown;
+      into?: unknown;
+    };
     const { plan } = parsed;
+    const into = parsed.into ?? EVENTS_TABLE;
+    if (into !== EVENTS_INGEST_TABLE && into !== EVENTS_TABLE) return undefined;
     if (!isOffset(plan?.first) || !isOffset(plan.last)) return undefined;
     if (BigInt(plan.first) !== committedOffset) return undefined;
     const ranges: Range[] = [{ partition, first: plan.first, last: plan.last }];
@@ -122,7 +142,7 @@ export function decodePlan(
     }
     if (new Set(ranges.map((r) => r.partition)).size !== ranges.length) return undefined;
     if (ranges.some((r) => BigInt(r.last) < BigInt(r.first))) return undefined;
-    return ranges.sort(byPartition);
+    return { ranges: ranges.sort(byPartition), into };
   } catch {
     return undefined;
   }
@@ -141,7 +161,7 @@ export class PartitionBatcher<M extends OffsetMessage> {
   private pending: M[] = [];
   /** First offset not covered by a committed batch; undefined while nothing was ever committed. */
   private next: bigint | undefined;
-  plan: readonly Range[] | undefined;
+  plan: Plan | undefined;
 
   constructor(
     readonly partition: number,
@@ -169,7 +189,7 @@ export class PartitionBatcher<M extends OffsetMessage> {
 
   /** Whether this partition's planned range has been fetched whole, or is gone from the log. */
   planState(): PlanState {
-    const own = this.plan?.find((r) => r.partition === this.partition);
+    const own = this.plan?.ranges.find((r) => r.partition === this.partition);
     if (!own) return 'none';
     const head = this.pending[0];
     const tail = this.pending.at(-1);
@@ -181,7 +201,7 @@ export class PartitionBatcher<M extends OffsetMessage> {
 
   /** This partition's slice of its plan; call only when `planState()` is 'ready'. */
   plannedSlice(): Slice<M> {
-    const own = this.plan?.find((r) => r.partition === this.partition) as Range;
+    const own = this.plan?.ranges.find((r) => r.partition === this.partition) as Range;
     const end = this.pending.findIndex((m) => BigInt(m.offset) > BigInt(own.last));
     return { ...own, messages: this.pending.slice(0, end < 0 ? undefined : end) };
   }
@@ -257,7 +277,7 @@ export class BatchPlanner<M extends OffsetMessage> {
       slices.push(slice);
       room -= slice.messages.length;
     }
-    return slices.length > 0 ? this.claim(slices, false) : undefined;
+    return slices.length > 0 ? this.claim(slices, false, EVENTS_INGEST_TABLE) : undefined;
   }
 
   /** The batch is stored and committed. */
@@ -277,17 +297,19 @@ export class BatchPlanner<M extends OffsetMessage> {
     for (const batcher of this.batchers.values()) {
       const plan = batcher.plan;
       if (!plan || this.busy.has(batcher.partition)) continue;
-      const token = dedupToken(this.topic, plan);
+      const token = dedupToken(this.topic, plan.ranges);
       const partners: PartitionBatcher<M>[] = [];
-      for (const range of plan) {
+      for (const range of plan.ranges) {
         const partner = this.batchers.get(range.partition);
         // Not fetched here yet (or owned by another process until the assigner reunites them): wait.
         if (!partner) break;
         partners.push(partner);
       }
-      if (partners.length < plan.length || partners.some((m) => this.busy.has(m.partition))) continue;
+      if (partners.length < plan.ranges.length || partners.some((m) => this.busy.has(m.partition))) continue;
       // One commit wrote every partition's plan, so they agree; one that does not is not ours to replay.
-      if (partners.some((m) => !m.plan || dedupToken(this.topic, m.plan) !== token)) {
+      const agree = (m: PartitionBatcher<M>) =>
+        m.plan !== undefined && m.plan.into === plan.into && dedupToken(this.topic, m.plan.ranges) === token;
+      if (!partners.every(agree)) {
         batcher.plan = undefined;
         continue;
       }
@@ -300,14 +322,15 @@ export class BatchPlanner<M extends OffsetMessage> {
         return this.claim(
           partners.map((m) => m.plannedSlice()),
           true,
+          plan.into,
         );
     }
     return undefined;
   }
 
-  private claim(slices: Slice<M>[], replay: boolean): Batch<M> {
+  private claim(slices: Slice<M>[], replay: boolean, into: EventInsertTable): Batch<M> {
     slices.sort(byPartition);
     for (const slice of slices) this.busy.add(slice.partition);
-    return { topic: this.topic, slices, replay, dedupToken: dedupToken(this.topic, slices) };
+    return { topic: this.topic, slices, replay, into, dedupToken: dedupToken(this.topic, slices) };
   }
 }

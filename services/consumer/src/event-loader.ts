@@ -249,7 +249,7 @@ export class EventLoader {
       partition,
       committed.get(partition) ?? { offset: '-1', metadata: null },
     );
-    const foreign = batcher.plan?.filter((r) => !this.owned.has(r.partition)).map((r) => r.partition);
+    const foreign = batcher.plan?.ranges.filter((r) => !this.owned.has(r.partition)).map((r) => r.partition);
     if (foreign && foreign.length > 0) {
       this.opts.logger.warn(
         { partition, plannedWith: foreign },
@@ -265,7 +265,7 @@ export class EventLoader {
     const plans: number[][] = [];
     for (const { partition, offset, metadata } of offsets?.partitions ?? []) {
       const plan = decodePlan(metadata, BigInt(offset), partition);
-      if (plan && plan.length > 1) plans.push(plan.map((r) => r.partition));
+      if (plan && plan.ranges.length > 1) plans.push(plan.ranges.map((r) => r.partition));
     }
     return plans;
   }
@@ -348,11 +348,14 @@ export class EventLoader {
     const plan = batch.slices.map((s) => ({
       partition: s.partition,
       offset: s.first,
-      metadata: encodePlan(batch.slices, s.partition),
+      metadata: encodePlan(batch.slices, s.partition, batch.into),
     }));
     await this.commit(payload, batch.topic, plan);
     const started = process.hrtime.bigint();
-    await this.whileHeartbeating(insertEvents(clickhouse, rows, { dedupToken: batch.dedupToken }), payload);
+    await this.whileHeartbeating(
+      insertEvents(clickhouse, rows, { dedupToken: batch.dedupToken, table: batch.into }),
+      payload,
+    );
     metrics.insertSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
     metrics.insertedEvents.inc(rows.length);
   }

@@ -3,6 +3,20 @@ import type { ClickHouse } from '../client';
 
 export const EVENTS_TABLE = 'events';
 
+/**
+ * Where inserts of events enter (infra/clickhouse/migrations/009_events_ingest.sql): the columns of
+ * `events` with each LowCardinality as a String, stored nothing, passed on to `events` block by
+ * block. ClickHouse parses text into a String column several times faster than into a
+ * LowCardinality one, and converts a whole block at once.
+ */
+export const EVENTS_INGEST_TABLE = 'events_ingest';
+
+/**
+ * The tables an insert of events may enter by. `events` directly only for a batch planned before
+ * `events_ingest` existed: ClickHouse deduplicates a replay only by the path it first took.
+ */
+export type EventInsertTable = typeof EVENTS_INGEST_TABLE | typeof EVENTS_TABLE;
+
 /** A row of `events` (infra/clickhouse/migrations/001_events.sql): the Kafka message without its version. */
 export type EventRow = Omit<EnrichedEventV1, 'v'>;
 
@@ -91,8 +105,12 @@ export interface DedupInsertOptions {
   /**
    * Same token, same insert: ClickHouse drops a block whose token it has seen within the table's
    * `non_replicated_deduplication_window`, in `events` and in every materialized view's target.
+   * Only along the same path: a block first stored through `events_ingest` and retried into
+   * `events` directly (or the other way round) would be stored twice.
    */
   dedupToken: string;
+  /** `events_ingest` unless replaying an insert that went into `events` directly. */
+  table?: EventInsertTable;
 }
 
 /**
@@ -102,10 +120,10 @@ export interface DedupInsertOptions {
 export async function insertEvents(
   client: ClickHouse,
   rows: EventValues[],
-  { dedupToken }: DedupInsertOptions,
+  { dedupToken, table = EVENTS_INGEST_TABLE }: DedupInsertOptions,
 ) {
   return client.insert({
-    table: EVENTS_TABLE,
+    table,
     values: rows,
     columns: [...EVENT_COLUMNS],
     format: 'JSONCompactEachRow',
