@@ -4,7 +4,7 @@ import { createClickHouse } from '@tidemark/clickhouse';
 import { eventMessageKey } from '@tidemark/events';
 import { ensureTopics } from '@tidemark/kafka';
 import { uniqueSuffix } from '../../test/support/names';
-import { CpuSampler, describeCpu } from '../lib/cpu';
+import { CpuSampler, describeCpu, type CpuSummary } from '../lib/cpu';
 import { enrichedEvents } from '../lib/events';
 import { startProcess, waitForLine } from '../lib/load';
 import { scrapeMetric, startConsumer, stopAll, type ServiceProcess } from '../lib/services';
@@ -158,6 +158,14 @@ export const consumer: Scenario = {
         consumer_events_per_second_min: 50_000,
         rows_in_clickhouse: produced,
       };
+      // CPU time per event of one process over a sampled window: comparable across machines and
+      // runs where events/s are not, and what says which side bounds the rate.
+      const usPerEvent = (use: CpuSummary, name: string, events: number) => {
+        const p = use.processes.find((x) => x.name === name);
+        return p ? Math.round(((p.avgPct / 100) * use.seconds * 1e6) / Math.max(1, events)) : 0;
+      };
+      const consumerUs = usPerEvent(serviceUse, 'consumer', loaded);
+      const clickhouseUs = usPerEvent(serviceUse, 'clickhouse', loaded);
       const notes = [
         `${produced} events (${SITES.length} sites, 5-event visits, ~${Math.round(
           JSON.stringify(enrichedEvents({ sites: SITES }).next().value).length,
@@ -169,6 +177,10 @@ export const consumer: Scenario = {
         `The consumer stored ${batches} batches (mean ${Math.round(batchEvents / Math.max(1, batches))} events); their ClickHouse inserts took ${round(insertSeconds, 1)} s in all (mean ${Math.round((insertSeconds / Math.max(1, batches)) * 1000)} ms), i.e. ${round(insertSeconds / serviceSeconds, 2)} inserts in flight on average over the run; the engine host runs one query at a time, so concurrent inserts wait for each other there.`,
         `Consume-only: ${describeCpu(baselineUse)}`,
         `Consumer: ${describeCpu(serviceUse)}`,
+        `CPU per event: consume-only ~${usPerEvent(baselineUse, 'consume-only', produced)} µs; consumer ~${consumerUs} µs and ClickHouse ~${clickhouseUs} µs (its background merges included), so ${serviceUse.cores} cores store at most ~${Math.round((serviceUse.cores * 1e6) / Math.max(1, consumerUs + clickhouseUs))} events/s.`,
+        figures.consume_only_events_per_second < targets.consumer_events_per_second_min
+          ? `The consume-only member, which stores nothing, read ${figures.consume_only_events_per_second} events/s: below the ${targets.consumer_events_per_second_min} events/s target, which no member that also stores can meet on this machine.`
+          : '',
       ];
       return {
         figures,
