@@ -177,7 +177,9 @@ export const consumer: Scenario = {
         `The consumer stored ${batches} batches (mean ${Math.round(batchEvents / Math.max(1, batches))} events); their ClickHouse inserts took ${round(insertSeconds, 1)} s in all (mean ${Math.round((insertSeconds / Math.max(1, batches)) * 1000)} ms), i.e. ${round(insertSeconds / serviceSeconds, 2)} inserts in flight on average over the run; the engine host runs one query at a time, so concurrent inserts wait for each other there.`,
         `Consume-only: ${describeCpu(baselineUse)}`,
         `Consumer: ${describeCpu(serviceUse)}`,
-        `CPU per event: consume-only ~${usPerEvent(baselineUse, 'consume-only', produced)} µs; consumer ~${consumerUs} µs and ClickHouse ~${clickhouseUs} µs (its background merges included), so ${serviceUse.cores} cores store at most ~${Math.round((serviceUse.cores * 1e6) / Math.max(1, consumerUs + clickhouseUs))} events/s.`,
+        loaded > 0
+          ? `CPU per event: consume-only ~${usPerEvent(baselineUse, 'consume-only', produced)} µs; consumer ~${consumerUs} µs and ClickHouse ~${clickhouseUs} µs (its background merges included), so ${serviceUse.cores} cores store at most ~${Math.round((serviceUse.cores * 1e6) / Math.max(1, consumerUs + clickhouseUs))} events/s.`
+          : '',
         figures.consume_only_events_per_second < targets.consumer_events_per_second_min
           ? `The consume-only member, which stores nothing, read ${figures.consume_only_events_per_second} events/s: below the ${targets.consumer_events_per_second_min} events/s target, which no member that also stores can meet on this machine.`
           : '',
