@@ -82,11 +82,11 @@ export const MAX_PARTITIONS_PER_BATCH = 64;
 
 const byPartition = (a: Range, b: Range) => a.partition - b.partition;
 
+/** `<partition>:<first>-<last>`: a range as tokens and log lines name it. */
+export const rangeLabel = (r: Range) => `${r.partition}:${r.first}-${r.last}`;
+
 export const dedupToken = (topic: string, ranges: readonly Range[]) =>
-  `${topic}:${[...ranges]
-    .sort(byPartition)
-    .map((r) => `${r.partition}:${r.first}-${r.last}`)
-    .join(',')}`;
+  `${topic}:${[...ranges].sort(byPartition).map(rangeLabel).join(',')}`;
 
 /**
  * The metadata committed with `partition`'s first offset: its range, the other ranges of its batch

@@ -10,6 +10,7 @@ import {
   BatchPlanner,
   decodePlan,
   encodePlan,
+  rangeLabel,
   type Batch,
   type CommittedOffset,
   type PartitionBatcher,
@@ -59,8 +60,7 @@ const LOST_OWNERSHIP = new Set([
 ]);
 const lostOwnership = (err: unknown) => LOST_OWNERSHIP.has((err as { type?: string }).type ?? '');
 
-const rangesOf = (batch: Batch<KafkaMessage>) =>
-  batch.slices.map((s) => `${s.partition}:${s.first}-${s.last}`);
+const rangesOf = (batch: Batch<KafkaMessage>) => batch.slices.map(rangeLabel);
 
 /**
  * Loads the events topic into ClickHouse exactly once (see batcher.ts for the protocol), and tells
