@@ -24,6 +24,7 @@ import type { Redis } from 'ioredis';
 import { Histogram, type Registry } from 'prom-client';
 import { authPlugin } from './auth/auth.plugin';
 import { createPrincipalCache } from './auth/principal-cache';
+import { createCacheInvalidation } from './cache/invalidation';
 import { createRateLimits } from './auth/rate-limit';
 import { createShareTokens } from './auth/share-token';
 import { TokenUsageRecorder } from './auth/token-usage';
@@ -45,6 +46,7 @@ import { siteRoutes } from './routes/sites.routes';
 import { teamRoutes } from './routes/team.routes';
 import { webhookRoutes } from './routes/webhooks.routes';
 import { createSiteAnalytics } from './sites/analytics';
+import { createSiteListCache } from './sites/site-list-cache';
 import { createSiteRulesPublisher } from './sites/site-rules';
 import { siteConfigPlugin } from './site-config/site-config.plugin';
 import type { StatsDebug } from './stats/stats-context';
@@ -220,15 +222,16 @@ export function buildApp(deps: AppDeps) {
     registry,
   });
   const shares = createShareTokens({ secret: config.JWT_SECRET });
-  const authCache = createPrincipalCache({
-    ttlMs: config.AUTH_CACHE_TTL_MS,
+  const caches = createCacheInvalidation({
+    listen: config.AUTH_CACHE_TTL_MS > 0 || config.SITE_LIST_CACHE_TTL_MS > 0,
     redisUrl: config.REDIS_URL,
     redisPrefix: config.REDIS_PREFIX,
     publisher: redis,
     logger,
     registry,
   });
-  app.addHook('onClose', async () => authCache.close());
+  app.addHook('onClose', async () => caches.close());
+  const authCache = createPrincipalCache(caches, { ttlMs: config.AUTH_CACHE_TTL_MS });
   app.register(authPlugin, { pool, sessions, rateLimits, usage, shares, cache: authCache });
 
   const ctx: RouteContext = {
@@ -237,7 +240,8 @@ export function buildApp(deps: AppDeps) {
     sessions,
     analytics: createSiteAnalytics({ clickhouse, logger, registry }),
     siteRules: createSiteRulesPublisher({ redis, redisPrefix: config.REDIS_PREFIX, logger, registry }),
-    authCache,
+    caches,
+    siteLists: createSiteListCache(caches, { ttlMs: config.SITE_LIST_CACHE_TTL_MS }),
     dummyPasswordHash: createDummyHash(),
   };
 

@@ -175,7 +175,7 @@ export const accessTokenRoutes: FastifyPluginAsyncZod<RouteContext> = async (app
           metadata: { name: rows[0].name },
         });
       });
-      await ctx.authCache.invalidate();
+      await ctx.caches.invalidate();
       return { data: { deleted: true as const } };
     },
   );

@@ -56,7 +56,7 @@ export const accountRoutes: FastifyPluginAsyncZod<RouteContext> = async (app, ct
         principal.user.id,
         req.body.name,
       ]);
-      await ctx.authCache.invalidate();
+      await ctx.caches.invalidate();
       return accountView(principal);
     },
   );

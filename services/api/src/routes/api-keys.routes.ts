@@ -199,7 +199,7 @@ export const apiKeyRoutes: FastifyPluginAsyncZod<RouteContext> = async (app, ctx
         });
         return { ...toResponse(row), token };
       });
-      await ctx.authCache.invalidate();
+      await ctx.caches.invalidate();
       return { data: rolled };
     },
   );
@@ -243,7 +243,7 @@ export const apiKeyRoutes: FastifyPluginAsyncZod<RouteContext> = async (app, ctx
         }
         return toResponse(row);
       });
-      await ctx.authCache.invalidate();
+      await ctx.caches.invalidate();
       return { data: revoked };
     },
   );

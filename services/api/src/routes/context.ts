@@ -1,9 +1,10 @@
 import type { SessionTokens } from '@tidemark/auth';
 import { errorBody } from '@tidemark/api-schemas';
 import type { Pool } from '@tidemark/db';
-import type { PrincipalCache } from '../auth/principal-cache';
+import type { CacheInvalidation } from '../cache/invalidation';
 import type { ApiConfig } from '../config';
 import type { SiteAnalytics } from '../sites/analytics';
+import type { SiteListCache } from '../sites/site-list-cache';
 import type { SiteRulesPublisher } from '../sites/site-rules';
 
 /** What the route plugins need, passed as plugin options (nothing is imported as a singleton). */
@@ -13,8 +14,12 @@ export interface RouteContext {
   sessions: SessionTokens;
   analytics: SiteAnalytics;
   siteRules: SiteRulesPublisher;
-  /** Call after a change that can invalidate a bearer token or change what it resolves to. */
-  authCache: PrincipalCache;
+  /**
+   * `invalidate()` after any change to tokens, keys, users, sites or team membership: the resolved
+   * tokens and site lists cached by every replica depend on them.
+   */
+  caches: CacheInvalidation;
+  siteLists: SiteListCache;
   /** Verified against for unknown emails, so a failed login takes the same time either way. */
   dummyPasswordHash: Promise<string>;
 }

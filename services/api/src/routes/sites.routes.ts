@@ -52,7 +52,9 @@ export const siteRoutes: FastifyPluginAsyncZod<RouteContext> = async (app, ctx) 
     },
     async (req) => {
       const principal = requirePermission(req.principal, 'sites:read');
-      const sites = await listSitesForUser(ctx.pool, principal.user, principal.siteIds);
+      const sites = await ctx.siteLists.list(principal.user, principal.siteIds, () =>
+        listSitesForUser(ctx.pool, principal.user, principal.siteIds),
+      );
       const counts = await ctx.analytics.eventsThisMonth(sites.map((s) => s.id));
       return { data: sites.map((s) => toSiteResponse(s, counts ? (counts.get(s.id) ?? 0) : null)) };
     },
@@ -92,6 +94,7 @@ export const siteRoutes: FastifyPluginAsyncZod<RouteContext> = async (app, ctx) 
         },
       });
       await ctx.siteRules.invalidate(site.site_key);
+      await ctx.caches.invalidate();
       // A new id has no events yet: no need to ask ClickHouse.
       return reply.code(201).send({ data: toSiteResponse(site, 0) });
     },
@@ -201,7 +204,10 @@ export const siteRoutes: FastifyPluginAsyncZod<RouteContext> = async (app, ctx) 
         if (isUniqueViolation(err, 'sites_account_domain_key')) throw domainConflict(changes.domain ?? '');
         throw err;
       }
-      if (changed.length) await ctx.siteRules.invalidate(site.site_key);
+      if (changed.length) {
+        await ctx.siteRules.invalidate(site.site_key);
+        await ctx.caches.invalidate();
+      }
       return { data: await withEvents(site) };
     },
   );
@@ -247,8 +253,8 @@ export const siteRoutes: FastifyPluginAsyncZod<RouteContext> = async (app, ctx) 
         });
       });
       await ctx.siteRules.invalidate(site.site_key);
-      // The site's API keys went with it.
-      await ctx.authCache.invalidate();
+      // The site's API keys went with it, and it leaves every list it was in.
+      await ctx.caches.invalidate();
       return { data: { deleted: true as const } };
     },
   );

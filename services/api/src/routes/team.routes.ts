@@ -151,6 +151,8 @@ export const teamRoutes: FastifyPluginAsyncZod<RouteContext> = async (app, ctx) 
         });
         return row;
       });
+      // The site joins the member's list of sites (an invite joins it only at signup).
+      if (member.status === 'active') await ctx.caches.invalidate();
       return reply.code(201).send({ data: toResponse(member) });
     },
   );
@@ -206,6 +208,8 @@ export const teamRoutes: FastifyPluginAsyncZod<RouteContext> = async (app, ctx) 
           metadata: { email, role: removed.role, status: members[0] ? 'active' : 'pending' },
         });
       });
+      // The site leaves the member's list of sites.
+      await ctx.caches.invalidate();
       return { data: { removed: true as const, email } };
     },
   );

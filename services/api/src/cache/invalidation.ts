@@ -1,0 +1,128 @@
+import type { Logger } from '@tidemark/logging';
+import { Redis } from 'ioredis';
+import { Counter, type Registry } from 'prom-client';
+
+/**
+ * Redis channel on which every api replica hears that metadata changed. Its name dates from when
+ * only resolved tokens were cached; it stays so that replicas of an earlier release still hear it.
+ */
+export const cacheInvalidationChannel = (redisPrefix: string) => `${redisPrefix}:auth:invalidate`;
+
+export interface CacheInvalidation {
+  /** A marker to take before reading PostgreSQL, handed to a cache's `set` with what was read. */
+  epoch(): number;
+  /** Called whenever every cache must forget what it holds: here, on another replica, or after a Redis gap. */
+  onClear(listener: () => void): void;
+  /**
+   * Clears every cache of this process at once and tells the other replicas through Redis. Called
+   * after any change to tokens, keys, users, sites or team membership. Changes are rare next to
+   * reads, so dropping everything is simpler and safer than tracking which entries a change touches.
+   */
+  invalidate(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * What keeps the api's per-process metadata caches honest across replicas. A change takes effect at
+ * once on the replica that made it, on the others as soon as Redis delivers the message, and
+ * everywhere within each cache's TTL even if the message is lost while Redis is away.
+ *
+ * `listen` false (every cache disabled) opens no subscriber connection.
+ */
+export function createCacheInvalidation(opts: {
+  listen: boolean;
+  redisUrl: string;
+  redisPrefix: string;
+  publisher: Pick<Redis, 'publish'>;
+  logger: Logger;
+  registry: Registry;
+}): CacheInvalidation {
+  const channel = cacheInvalidationChannel(opts.redisPrefix);
+  const listeners: Array<() => void> = [];
+  let generation = 0;
+  const clear = () => {
+    generation++;
+    for (const listener of listeners) listener();
+  };
+  const failures = new Counter({
+    name: 'tidemark_api_cache_invalidation_failures_total',
+    help: 'Cache invalidations that could not be published to Redis (other replicas fall back to the TTLs)',
+    registers: [opts.registry],
+  });
+
+  // A subscriber connection of its own (a subscribed connection can run no other command). It keeps
+  // reconnecting while Redis is away; after any gap, messages may have been missed, so start clean.
+  const subscriber = opts.listen
+    ? new Redis(opts.redisUrl, { maxRetriesPerRequest: null, lazyConnect: true })
+    : null;
+  if (subscriber) {
+    subscriber.on('error', () => {});
+    subscriber.on('ready', clear);
+    subscriber.on('message', (ch: string) => {
+      if (ch === channel) clear();
+    });
+    subscriber.connect().catch(() => {});
+    subscriber.subscribe(channel).catch(() => {});
+  }
+
+  return {
+    epoch: () => generation,
+    onClear: (listener) => void listeners.push(listener),
+    async invalidate() {
+      clear();
+      if (!subscriber) return;
+      try {
+        await opts.publisher.publish(channel, '*');
+      } catch (err) {
+        failures.inc();
+        opts.logger.warn(
+          { err },
+          'could not publish the cache invalidation; other replicas catch up within their cache TTLs',
+        );
+      }
+    },
+    async close() {
+      subscriber?.disconnect();
+      clear();
+    },
+  };
+}
+
+export interface LocalCache<V> {
+  get(key: string): V | undefined;
+  /**
+   * Remembers a value read from PostgreSQL, unless an invalidation happened since `epoch` was taken:
+   * a read that raced a change must not be kept as if it came after it.
+   */
+  set(key: string, value: V, epoch: number): void;
+}
+
+/**
+ * Values read from PostgreSQL, kept in this process for `ttlMs` (0: nothing is kept) and dropped
+ * whenever `invalidation` clears. Bounded: a flood of distinct keys starts it over rather than grow it.
+ */
+export function createLocalCache<V>(
+  invalidation: CacheInvalidation,
+  opts: { ttlMs: number; maxEntries?: number },
+): LocalCache<V> {
+  const entries = new Map<string, { value: V; until: number }>();
+  const maxEntries = opts.maxEntries ?? 10_000;
+  invalidation.onClear(() => entries.clear());
+  return {
+    get(key) {
+      if (opts.ttlMs <= 0) return undefined;
+      const entry = entries.get(key);
+      if (!entry) return undefined;
+      if (entry.until <= Date.now()) {
+        entries.delete(key);
+        return undefined;
+      }
+      return entry.value;
+    },
+    set(key, value, epoch) {
+      if (opts.ttlMs <= 0 || epoch !== invalidation.epoch()) return;
+      if (entries.size >= maxEntries) entries.clear();
+      entries.set(key, { value, until: Date.now() + opts.ttlMs });
+    },
+  };
+}
