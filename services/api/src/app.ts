@@ -3,7 +3,7 @@ import swagger from '@fastify/swagger';
 import { createDummyHash, createSessionTokens } from '@tidemark/auth';
 import { clickhouseComponent, type ClickHouse } from '@tidemark/clickhouse';
 import { postgresComponent, type Pool } from '@tidemark/db';
-import { ApiError, registerErrorHandler } from '@tidemark/http';
+import { ApiError, registerErrorHandler, responseSerializerCompiler } from '@tidemark/http';
 import type { Logger } from '@tidemark/logging';
 import { registerOpsRoutes } from '@tidemark/runtime';
 import Fastify, {
@@ -14,12 +14,7 @@ import Fastify, {
   type FastifyRequest,
   type FastifySchemaValidationError,
 } from 'fastify';
-import {
-  jsonSchemaTransform,
-  serializerCompiler,
-  validatorCompiler,
-  type ZodTypeProvider,
-} from 'fastify-type-provider-zod';
+import { jsonSchemaTransform, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
 import { Histogram, type Registry } from 'prom-client';
 import { authPlugin } from './auth/auth.plugin';
@@ -139,7 +134,7 @@ export function buildApp(deps: AppDeps) {
   registerErrorHandler(base);
   const app = base.withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
-  app.setSerializerCompiler(serializerCompiler);
+  app.setSerializerCompiler(responseSerializerCompiler);
   // JSON only: without this, a text/plain body would reach the validators as a string.
   app.removeContentTypeParser('text/plain');
 
