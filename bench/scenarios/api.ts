@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createClickHouse, insertEvents, toEventValues } from '@tidemark/clickhouse';
 import { uniqueSuffix } from '../../test/support/names';
-import { CpuSampler, describeCpu } from '../lib/cpu';
+import { CpuSampler, describeCpu, type CpuSummary } from '../lib/cpu';
 import { enrichedEvents } from '../lib/events';
 import { runLoad, startProcess } from '../lib/load';
 import { scrapeMetric, startApi, stopAll, type ServiceProcess } from '../lib/services';
@@ -33,6 +33,10 @@ async function call<T>(origin: string, method: 'GET' | 'POST', path: string, tok
   return (JSON.parse(text) as { data: T }).data;
 }
 
+/** CPU time `name` spent per request answered, in µs, from its average CPU share over the load. */
+const cpuUsPerRequest = (use: CpuSummary, name: string, perSecond: number) =>
+  Math.round(((use.processes.find((p) => p.name === name)?.avgPct ?? 0) * 1e4) / Math.max(1, perSecond));
+
 /**
  * `GET /api/v1/sites` with an account token (`tma_`, `sites:read`) against one real api process:
  * the Redis rate limiters, the token and site-list caches (and PostgreSQL behind them) and the
@@ -56,7 +60,9 @@ export const api: Scenario = {
       running.push(bare);
       const bareLoad = { url: `${bare.match[1]}/api/v1/sites`, connections: CONNECTIONS };
       await runLoad({ ...bareLoad, durationSeconds: 3 });
+      const bareCpu = new CpuSampler([{ name: 'bare', pid: bare.child.pid! }]);
       const bareGet = await runLoad({ ...bareLoad, durationSeconds: SECONDS });
+      const bareCpuUse = bareCpu.stop();
       await bare.stop();
       running.pop();
 
@@ -178,13 +184,15 @@ export const api: Scenario = {
         rate_limited: limited,
         clickhouse_count_query_idle_p50_ms: round(percentile(idleQueryMs, 50), 1),
         clickhouse_count_query_under_load_p50_ms: round(percentile(loadedQueryMs, 50), 1),
+        api_cpu_us_per_request: cpuUsPerRequest(cpuUse, 'api', r.requestsPerSecond),
+        bare_get_cpu_us_per_request: cpuUsPerRequest(bareCpuUse, 'bare', bareGet.requestsPerSecond),
       };
       const ratio = figures.api_requests_per_second / figures.baseline_requests_per_second;
       const targets = { vs_baseline_min: 0.4, non_2xx: 0, degraded_answers: 0 };
       const notes = [
         `${CONNECTIONS} connections for ${SECONDS} s after a 3 s warm-up, as the baseline; ${SITES} sites made through the api, ${EVENTS} events of this month in ClickHouse across them; rate limits at ${UNREACHABLE_LIMIT} so both Redis limiters run on every request without rejecting. The api ran with LOG_LEVEL=info (its shipped default), so it logs every request to a pipe the bench process reads.`,
         `\`events_this_month\` comes from the 15-minute site rollup and is reused per site for 5 s, so the engine host sees at most one count per site every 5 s, not one per request. The same count query sent from the bench process took ${figures.clickhouse_count_query_idle_p50_ms} ms (p50) with the api idle and ${figures.clickhouse_count_query_under_load_p50_ms} ms (p50, ${loadedQueryMs.length} samples) during the measured load. Each request consults two Redis rate limiters (auto-pipelined), resolves its token from the api's auth cache (AUTH_CACHE_TTL_MS) and the user's site list from the site-list cache (SITE_LIST_CACHE_TTL_MS; both read PostgreSQL once per 10 s here, as no site changed during the run, and after any change), validates and serializes the answer against its schema, and writes one access log line; the busiest process below is what bounds the figure.`,
-        `\`bare_get_sites_requests_per_second\` is the bare server answering the same GET route under the same load in this run; \`vs_bare_get\` divides by it.`,
+        `\`bare_get_sites_requests_per_second\` is the bare server answering the same GET route under the same load in this run; \`vs_bare_get\` divides by it. CPU per request answered (the process's CPU time over the load): api ~${figures.api_cpu_us_per_request} µs, bare GET route ~${figures.bare_get_cpu_us_per_request} µs.`,
         describeCpu(cpuUse),
       ];
       return {
