@@ -78,4 +78,29 @@ describe('cache invalidation', () => {
     expect(cache.get('k0')).toBeUndefined();
     expect(cache.get('k3')).toBe(3);
   });
+
+  it('stays within its total weight, and keeps nothing heavier than it', () => {
+    invalidation = make();
+    const cache = createLocalCache<number[]>(invalidation, {
+      ttlMs: 60_000,
+      weightOf: (rows) => rows.length,
+      maxWeight: 10,
+    });
+    cache.set('a', [1, 2, 3, 4], invalidation.epoch());
+    cache.set('b', [1, 2, 3, 4], invalidation.epoch());
+    // Replacing a key counts its new weight only.
+    cache.set('b', [1, 2, 3, 4, 5, 6], invalidation.epoch());
+    expect(cache.get('a')).toHaveLength(4);
+    expect(cache.get('b')).toHaveLength(6);
+    cache.set('c', [1], invalidation.epoch());
+    expect(cache.get('a')).toBeUndefined();
+    expect(cache.get('c')).toEqual([1]);
+    cache.set(
+      'huge',
+      Array.from({ length: 11 }, (_, i) => i),
+      invalidation.epoch(),
+    );
+    expect(cache.get('huge')).toBeUndefined();
+    expect(cache.get('c')).toEqual([1]);
+  });
 });

@@ -99,30 +99,48 @@ export interface LocalCache<V> {
 
 /**
  * Values read from PostgreSQL, kept in this process for `ttlMs` (0: nothing is kept) and dropped
- * whenever `invalidation` clears. Bounded: a flood of distinct keys starts it over rather than grow it.
+ * whenever `invalidation` clears. Bounded in entries and, when `weightOf` is given, in total weight
+ * (rows, say): past either bound it starts over rather than grow or track recency. A single value
+ * heavier than `maxWeight` is not kept at all.
  */
 export function createLocalCache<V>(
   invalidation: CacheInvalidation,
-  opts: { ttlMs: number; maxEntries?: number },
+  opts: { ttlMs: number; maxEntries?: number; weightOf?: (value: V) => number; maxWeight?: number },
 ): LocalCache<V> {
-  const entries = new Map<string, { value: V; until: number }>();
+  const entries = new Map<string, { value: V; until: number; weight: number }>();
   const maxEntries = opts.maxEntries ?? 10_000;
-  invalidation.onClear(() => entries.clear());
+  const maxWeight = opts.maxWeight ?? Infinity;
+  let weight = 0;
+  const clear = () => {
+    entries.clear();
+    weight = 0;
+  };
+  const remove = (key: string) => {
+    const entry = entries.get(key);
+    if (!entry) return;
+    entries.delete(key);
+    weight -= entry.weight;
+  };
+  invalidation.onClear(clear);
   return {
     get(key) {
       if (opts.ttlMs <= 0) return undefined;
       const entry = entries.get(key);
       if (!entry) return undefined;
       if (entry.until <= Date.now()) {
-        entries.delete(key);
+        remove(key);
         return undefined;
       }
       return entry.value;
     },
     set(key, value, epoch) {
       if (opts.ttlMs <= 0 || epoch !== invalidation.epoch()) return;
-      if (entries.size >= maxEntries) entries.clear();
-      entries.set(key, { value, until: Date.now() + opts.ttlMs });
+      const valueWeight = opts.weightOf?.(value) ?? 0;
+      if (valueWeight > maxWeight) return;
+      remove(key);
+      if (entries.size >= maxEntries || weight + valueWeight > maxWeight) clear();
+      entries.set(key, { value, until: Date.now() + opts.ttlMs, weight: valueWeight });
+      weight += valueWeight;
     },
   };
 }

@@ -13,13 +13,18 @@ export interface SiteListCache {
 /**
  * `GET /sites` is what dashboards and scripts poll most; the list changes only when a site or a
  * membership does, and every such change clears it through `invalidation`. Kept per user and token
- * restriction for `ttlMs` (0: always read PostgreSQL).
+ * restriction for `ttlMs` (0: always read PostgreSQL), up to `maxRows` sites in all (an agency's
+ * users may each see thousands).
  */
 export function createSiteListCache(
   invalidation: CacheInvalidation,
-  opts: { ttlMs: number; maxEntries?: number },
+  opts: { ttlMs: number; maxRows?: number },
 ): SiteListCache {
-  const lists = createLocalCache<readonly SiteRow[]>(invalidation, opts);
+  const lists = createLocalCache<readonly SiteRow[]>(invalidation, {
+    ttlMs: opts.ttlMs,
+    weightOf: (rows) => rows.length + 1,
+    maxWeight: opts.maxRows ?? 100_000,
+  });
   return {
     async list(user, siteIds, load) {
       const key = `${user.id}/${user.accountId}/${siteIds === null ? '*' : siteIds.join(',')}`;
