@@ -1,7 +1,6 @@
-import { createLogger } from '@tidemark/logging';
-import { createMetricsRegistry } from '@tidemark/runtime';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createCacheInvalidation, type CacheInvalidation } from '../cache/invalidation';
+import type { CacheInvalidation } from '../cache/invalidation';
+import { localInvalidation } from '../cache/testing';
 import type { Principal } from './principal';
 import { createPrincipalCache } from './principal-cache';
 
@@ -15,14 +14,7 @@ const principal: Principal = {
 describe('principal cache', () => {
   let invalidation: CacheInvalidation;
   const make = (ttlMs: number) => {
-    invalidation = createCacheInvalidation({
-      listen: false,
-      redisUrl: 'redis://127.0.0.1:9',
-      redisPrefix: 'unit',
-      publisher: { publish: async () => 0 },
-      logger: createLogger({ name: 'test', level: 'silent', format: 'json' }),
-      registry: createMetricsRegistry('test'),
-    });
+    invalidation = localInvalidation();
     return createPrincipalCache(invalidation, { ttlMs });
   };
   afterEach(async () => {

@@ -1,7 +1,6 @@
-import { createLogger } from '@tidemark/logging';
-import { createMetricsRegistry } from '@tidemark/runtime';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createCacheInvalidation, type CacheInvalidation } from '../cache/invalidation';
+import type { CacheInvalidation } from '../cache/invalidation';
+import { localInvalidation } from '../cache/testing';
 import { createSiteListCache } from './site-list-cache';
 import type { SiteRow } from './sites.store';
 
@@ -11,14 +10,7 @@ const user = { id: 'u1', accountId: 'a1' };
 describe('site list cache', () => {
   let invalidation: CacheInvalidation;
   const make = (ttlMs = 60_000) => {
-    invalidation = createCacheInvalidation({
-      listen: false,
-      redisUrl: 'redis://127.0.0.1:9',
-      redisPrefix: 'unit',
-      publisher: { publish: async () => 0 },
-      logger: createLogger({ name: 'test', level: 'silent', format: 'json' }),
-      registry: createMetricsRegistry('test'),
-    });
+    invalidation = localInvalidation();
     return createSiteListCache(invalidation, { ttlMs });
   };
   afterEach(async () => invalidation?.close());
