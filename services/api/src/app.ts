@@ -42,6 +42,7 @@ import { teamRoutes } from './routes/team.routes';
 import { webhookRoutes } from './routes/webhooks.routes';
 import { createSiteAnalytics } from './sites/analytics';
 import { createSiteListCache } from './sites/site-list-cache';
+import { createSiteLookupCache } from './sites/site-lookup-cache';
 import { createSiteRulesPublisher } from './sites/site-rules';
 import { siteConfigPlugin } from './site-config/site-config.plugin';
 import type { StatsDebug } from './stats/stats-context';
@@ -218,7 +219,7 @@ export function buildApp(deps: AppDeps) {
   });
   const shares = createShareTokens({ secret: config.JWT_SECRET });
   const caches = createCacheInvalidation({
-    listen: config.AUTH_CACHE_TTL_MS > 0 || config.SITE_LIST_CACHE_TTL_MS > 0,
+    listen: config.AUTH_CACHE_TTL_MS > 0 || config.SITE_ACCESS_CACHE_TTL_MS > 0,
     redisUrl: config.REDIS_URL,
     redisPrefix: config.REDIS_PREFIX,
     publisher: redis,
@@ -227,7 +228,8 @@ export function buildApp(deps: AppDeps) {
   });
   app.addHook('onClose', async () => caches.close());
   const authCache = createPrincipalCache(caches, { ttlMs: config.AUTH_CACHE_TTL_MS });
-  app.register(authPlugin, { pool, sessions, rateLimits, usage, shares, cache: authCache });
+  const siteLookups = createSiteLookupCache(caches, { ttlMs: config.SITE_ACCESS_CACHE_TTL_MS });
+  app.register(authPlugin, { pool, sessions, rateLimits, usage, shares, cache: authCache, siteLookups });
 
   const ctx: RouteContext = {
     pool,
@@ -236,7 +238,7 @@ export function buildApp(deps: AppDeps) {
     analytics: createSiteAnalytics({ clickhouse, logger, registry }),
     siteRules: createSiteRulesPublisher({ redis, redisPrefix: config.REDIS_PREFIX, logger, registry }),
     caches,
-    siteLists: createSiteListCache(caches, { ttlMs: config.SITE_LIST_CACHE_TTL_MS }),
+    siteLists: createSiteListCache(caches, { ttlMs: config.SITE_ACCESS_CACHE_TTL_MS }),
     dummyPasswordHash: createDummyHash(),
   };
 

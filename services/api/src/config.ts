@@ -75,10 +75,11 @@ export const apiEnvSchema = z.object({
    */
   AUTH_CACHE_TTL_MS: envInt(10_000, { min: 0, max: 300_000 }),
   /**
-   * How long `GET /sites` reuses a user's site list without asking PostgreSQL again (0: never). Any
-   * change to a site or a membership drops it as `AUTH_CACHE_TTL_MS` describes.
+   * How long a user's site list (`GET /sites`), and the site and role a read-only route (stats,
+   * `GET` of a site's goals...) works on, are reused without asking PostgreSQL again (0: never).
+   * Any change to a site or a membership drops them as `AUTH_CACHE_TTL_MS` describes.
    */
-  SITE_LIST_CACHE_TTL_MS: envInt(10_000, { min: 0, max: 300_000 }),
+  SITE_ACCESS_CACHE_TTL_MS: envInt(10_000, { min: 0, max: 300_000 }),
   /** How often `last_used_at` of tokens and keys is written (batched, not one write per request). */
   TOKEN_USAGE_FLUSH_SECONDS: envInt(10, { min: 1, max: 3600 }),
   /**

@@ -14,7 +14,7 @@ import {
 
 /**
  * Resolved tokens and site lists are cached per api process (AUTH_CACHE_TTL_MS and
- * SITE_LIST_CACHE_TTL_MS, 10 s by default). A change on one replica must reach the others through
+ * SITE_ACCESS_CACHE_TTL_MS, 10 s by default). A change on one replica must reach the others through
  * Redis, not wait for their caches to expire.
  */
 describe('metadata caches across two api processes', () => {
@@ -25,7 +25,7 @@ describe('metadata caches across two api processes', () => {
   beforeAll(async () => {
     ({ pipeline, a, b } = await twoApiProcesses({
       AUTH_CACHE_TTL_MS: '300000',
-      SITE_LIST_CACHE_TTL_MS: '300000',
+      SITE_ACCESS_CACHE_TTL_MS: '300000',
     }));
   });
   afterAll(async () => pipeline?.stop());
@@ -88,7 +88,7 @@ describe('metadata caches across two api processes', () => {
     );
   };
 
-  it('a site list follows site and team changes made on the other replica', async () => {
+  it('site lists and read-only site access follow changes made on the other replica', async () => {
     const owner = await signup(a);
     const member = await signup(a);
     // Before each change, both replicas hold the list it must change (for their 5-minute TTL).
@@ -115,6 +115,11 @@ describe('metadata caches across two api processes', () => {
     expect(await listed(a, member.token)).toEqual([`${site.id} Renamed`]);
     await listedWithin(b, member.token, [`${site.id} Renamed`]);
 
+    // Read-only routes reuse the site and role too: both replicas hold the viewer's.
+    const stats = `/api/v1/stats/aggregate?site_id=${site.id}&period=7d&metrics=pageviews`;
+    for (const origin of [a, b]) {
+      expect((await call(origin, 'GET', stats, { token: member.token })).status).toBe(200);
+    }
     await holding(member.token, [`${site.id} Renamed`]);
     const removed = await call(b, 'DELETE', `/api/v1/sites/${site.id}/team`, {
       token: owner.token,
@@ -123,6 +128,11 @@ describe('metadata caches across two api processes', () => {
     expect(removed.status).toBe(200);
     expect(await listed(b, member.token)).toEqual([]);
     await listedWithin(a, member.token, []);
+    expectError(await call(b, 'GET', stats, { token: member.token }), 404, 'not_found');
+    await waitFor(
+      async () => ((await call(a, 'GET', stats, { token: member.token })).status === 404 ? true : undefined),
+      { timeout: 2_000, interval: 20, message: `${a} to stop answering the removed viewer` },
+    );
 
     await holding(owner.token, [`${site.id} Renamed`]);
     expect((await call(a, 'DELETE', `/api/v1/sites/${site.id}`, { token: owner.token })).status).toBe(200);

@@ -11,6 +11,7 @@ import {
 import type { Pool } from '@tidemark/db';
 import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
+import type { SiteLookups } from '../sites/site-lookup-cache';
 import { invalidToken, missingToken, type Principal } from './principal';
 import type { PrincipalCache } from './principal-cache';
 import type { RateLimits } from './rate-limit';
@@ -44,6 +45,8 @@ export interface AuthPluginOptions {
   usage: TokenUsageRecorder;
   shares: ShareTokens;
   cache: PrincipalCache;
+  /** Site lookups of routes that only read (see `resolveSiteAccess`). */
+  siteLookups: SiteLookups;
 }
 
 /** A principal as read from PostgreSQL, with the expiry the cache must keep honouring. */
@@ -67,7 +70,7 @@ function bearerToken(header: string | undefined): string | null {
 const isExpired = (expiresAt: Date | null) => expiresAt !== null && expiresAt.getTime() <= Date.now();
 
 export const authPlugin = fp<AuthPluginOptions>(
-  async (app, { pool, sessions, rateLimits, usage, shares, cache }) => {
+  async (app, { pool, sessions, rateLimits, usage, shares, cache, siteLookups }) => {
     async function accountToken(parsed: ParsedToken): Promise<Resolved | null> {
       const { rows } = await pool.query<{
         id: string;
@@ -222,7 +225,7 @@ export const authPlugin = fp<AuthPluginOptions>(
     });
 
     app.decorate('resolveSiteAccess', (req: FastifyRequest, ref, permission, opts) =>
-      resolveSiteAccess(pool, req.principal, ref, permission, opts),
+      resolveSiteAccess(pool, req.principal, ref, permission, opts, siteLookups),
     );
   },
   { name: 'tidemark-auth' },

@@ -1,7 +1,8 @@
 import { decideSiteAccess, effectivePermissions, type Permission, type SiteRole } from '@tidemark/auth';
 import { ApiError } from '@tidemark/http';
 import type { Queryable } from '../db';
-import { findSiteById, findSiteForUser, siteMatchesRef, type SiteRow } from '../sites/sites.store';
+import { freshSiteLookups, type SiteLookups } from '../sites/site-lookup-cache';
+import { siteMatchesRef, type SiteRow } from '../sites/sites.store';
 import { insufficientScope, missingToken, type Principal, type UserPrincipal } from './principal';
 
 export interface SiteAccess {
@@ -18,6 +19,10 @@ export interface SiteAccessOptions {
   ownerOnly?: boolean;
 }
 
+/** A route that needs only a `*:read` permission changes nothing, so a cached site will do for it. */
+const readsOnly = (permission: Permission, opts: SiteAccessOptions) =>
+  permission.endsWith(':read') && !opts.ownerOnly;
+
 const notFound = () => new ApiError('not_found', 'no such site');
 
 /**
@@ -26,6 +31,8 @@ const notFound = () => new ApiError('not_found', 'no such site');
  * - a site API key naming another site → 403 forbidden (without looking the other site up);
  * - a token without the permission, or restricted to other sites → 403 insufficient_scope;
  * - a token with the permission but a user whose role lacks it → 403 forbidden.
+ *
+ * Routes that only read look the site up through `cached`; the others always read PostgreSQL.
  */
 export async function resolveSiteAccess(
   db: Queryable,
@@ -33,14 +40,16 @@ export async function resolveSiteAccess(
   ref: string | undefined,
   permission: Permission,
   opts: SiteAccessOptions = {},
+  cached: SiteLookups = freshSiteLookups,
 ): Promise<SiteAccess> {
   if (!principal) throw missingToken();
+  const sites = readsOnly(permission, opts) ? cached : freshSiteLookups;
 
   if (principal.kind === 'site_api_key') {
     if (!principal.permissions.has(permission) || opts.ownerOnly) {
       throw insufficientScope(`a site API key only has stats:read; this needs ${permission}`, permission);
     }
-    const site = await findSiteById(db, principal.siteId);
+    const site = await sites.byId(db, principal.siteId);
     if (!site) throw notFound();
     if (ref !== undefined && !siteMatchesRef(site, ref)) {
       throw new ApiError('forbidden', 'this API key belongs to another site');
@@ -49,7 +58,7 @@ export async function resolveSiteAccess(
   }
 
   if (ref === undefined) throw new ApiError('invalid_request', 'site_id is required');
-  const found = await findSiteForUser(db, principal.user, ref);
+  const found = await sites.forUser(db, principal.user, ref);
   if (!found) throw notFound();
   if (principal.siteIds && !principal.siteIds.includes(found.site.id)) {
     throw insufficientScope('this token is restricted to other sites', permission);
