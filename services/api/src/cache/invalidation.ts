@@ -6,7 +6,7 @@ import { Counter, type Registry } from 'prom-client';
  * Redis channel on which every api replica hears that metadata changed. Its name dates from when
  * only resolved tokens were cached; it stays so that replicas of an earlier release still hear it.
  */
-export const cacheInvalidationChannel = (redisPrefix: string) => `${redisPrefix}:auth:invalidate`;
+const cacheInvalidationChannel = (redisPrefix: string) => `${redisPrefix}:auth:invalidate`;
 
 export interface CacheInvalidation {
   /** A marker to take before reading PostgreSQL, handed to a cache's `set` with what was read. */
