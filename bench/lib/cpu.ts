@@ -166,6 +166,15 @@ export class CpuSampler {
 }
 
 /** One sentence for `notes`: the busiest process, the others, and the machine's load. */
+/**
+ * CPU time `name` spent per unit of work (request, event), in µs: its average share over the window
+ * and the units done per second in it. 0 when the process was not watched.
+ */
+export function cpuMicrosPer(use: CpuSummary, name: string, perSecond: number): number {
+  const avgPct = use.processes.find((p) => p.name === name)?.avgPct ?? 0;
+  return Math.round((avgPct * 1e4) / Math.max(1, perSecond));
+}
+
 export function describeCpu(summary: CpuSummary): string {
   const listed = summary.processes.map((p) => `${p.name} ${p.avgPct}% (peak ${p.peakPct}%)`).join(', ');
   const ours = summary.processes.reduce((sum, p) => sum + p.avgPct, 0);

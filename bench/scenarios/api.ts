@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createClickHouse, insertEvents, toEventValues } from '@tidemark/clickhouse';
 import { uniqueSuffix } from '../../test/support/names';
-import { CpuSampler, describeCpu, type CpuSummary } from '../lib/cpu';
+import { cpuMicrosPer, CpuSampler, describeCpu } from '../lib/cpu';
 import { enrichedEvents } from '../lib/events';
 import { runLoad, startProcess } from '../lib/load';
 import { scrapeMetric, startApi, stopAll, type ServiceProcess } from '../lib/services';
@@ -32,10 +32,6 @@ async function call<T>(origin: string, method: 'GET' | 'POST', path: string, tok
   if (!res.ok) throw new Error(`${method} ${path} answered ${res.status}: ${text}`);
   return (JSON.parse(text) as { data: T }).data;
 }
-
-/** CPU time `name` spent per request answered, in µs, from its average CPU share over the load. */
-const cpuUsPerRequest = (use: CpuSummary, name: string, perSecond: number) =>
-  Math.round(((use.processes.find((p) => p.name === name)?.avgPct ?? 0) * 1e4) / Math.max(1, perSecond));
 
 /**
  * `GET /api/v1/sites` with an account token (`tma_`, `sites:read`) against one real api process:
@@ -184,8 +180,8 @@ export const api: Scenario = {
         rate_limited: limited,
         clickhouse_count_query_idle_p50_ms: round(percentile(idleQueryMs, 50), 1),
         clickhouse_count_query_under_load_p50_ms: round(percentile(loadedQueryMs, 50), 1),
-        api_cpu_us_per_request: cpuUsPerRequest(cpuUse, 'api', r.requestsPerSecond),
-        bare_get_cpu_us_per_request: cpuUsPerRequest(bareCpuUse, 'bare', bareGet.requestsPerSecond),
+        api_cpu_us_per_request: cpuMicrosPer(cpuUse, 'api', r.requestsPerSecond),
+        bare_get_cpu_us_per_request: cpuMicrosPer(bareCpuUse, 'bare', bareGet.requestsPerSecond),
       };
       const ratio = figures.api_requests_per_second / figures.baseline_requests_per_second;
       const targets = { vs_baseline_min: 0.4, non_2xx: 0, degraded_answers: 0 };

@@ -4,7 +4,7 @@ import { createClickHouse } from '@tidemark/clickhouse';
 import { eventMessageKey } from '@tidemark/events';
 import { ensureTopics } from '@tidemark/kafka';
 import { uniqueSuffix } from '../../test/support/names';
-import { CpuSampler, describeCpu, type CpuSummary } from '../lib/cpu';
+import { cpuMicrosPer, CpuSampler, describeCpu, type CpuSummary } from '../lib/cpu';
 import { enrichedEvents } from '../lib/events';
 import { startProcess, waitForLine } from '../lib/load';
 import { scrapeMetric, startConsumer, stopAll, type ServiceProcess } from '../lib/services';
@@ -160,10 +160,8 @@ export const consumer: Scenario = {
       };
       // CPU time per event of one process over a sampled window: comparable across machines and
       // runs where events/s are not, and what says which side bounds the rate.
-      const usPerEvent = (use: CpuSummary, name: string, events: number) => {
-        const p = use.processes.find((x) => x.name === name);
-        return p ? Math.round(((p.avgPct / 100) * use.seconds * 1e6) / Math.max(1, events)) : 0;
-      };
+      const usPerEvent = (use: CpuSummary, name: string, events: number) =>
+        cpuMicrosPer(use, name, events / use.seconds);
       const consumerUs = usPerEvent(serviceUse, 'consumer', loaded);
       const clickhouseUs = usPerEvent(serviceUse, 'clickhouse', loaded);
       const notes = [

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { uniqueSuffix } from '../../test/support/names';
-import { CpuSampler, describeCpu, type CpuSummary } from '../lib/cpu';
+import { cpuMicrosPer, CpuSampler, describeCpu, type CpuSummary } from '../lib/cpu';
 import { rssMb, runLoad, startProcess, type LoadOptions, type LoadResult } from '../lib/load';
 import { startBenchStack } from '../lib/stack';
 import type { Scenario } from '../run';
@@ -146,13 +146,9 @@ export const ingest: Scenario = {
         rss_mb_max: 300,
         non_2xx: 0,
       };
-      const cpuUs = (use: CpuSummary, perSecond: number) =>
-        Math.round(
-          ((use.processes.find((p) => p.name === 'ingest')?.avgPct ?? 0) * 1e4) / Math.max(1, perSecond),
-        );
       const notes = [
-        `Single events, 50 connections: ${singleProduce}; ~${cpuUs(singleCpu, singleMax.requestsPerSecond)} µs of ingest CPU per request. ${describeCpu(singleCpu)}`,
-        `Batches of 50, 20 connections: ${batchProduce}; ~${Math.round(cpuUs(batchCpu, batchMax.requestsPerSecond) / 50)} µs of ingest CPU per event. ${describeCpu(batchCpu)}`,
+        `Single events, 50 connections: ${singleProduce}; ~${cpuMicrosPer(singleCpu, 'ingest', singleMax.requestsPerSecond)} µs of ingest CPU per request. ${describeCpu(singleCpu)}`,
+        `Batches of 50, 20 connections: ${batchProduce}; ~${Math.round(cpuMicrosPer(batchCpu, 'ingest', batchMax.requestsPerSecond) / 50)} µs of ingest CPU per event. ${describeCpu(batchCpu)}`,
         PROFILE_NOTES,
       ].join('\n\n');
       return {
