@@ -91,6 +91,11 @@ export function createCacheInvalidation(opts: {
 export interface LocalCache<V> {
   get(key: string): V | undefined;
   /**
+   * The value under `key`, else what `load` reads from PostgreSQL, kept (as `set` keeps it) unless
+   * it is null: only what was found is kept, so unknown keys cannot fill the cache.
+   */
+  getOrLoad(key: string, load: () => Promise<V | null>): Promise<V | null>;
+  /**
    * Remembers a value read from PostgreSQL, unless an invalidation happened since `epoch` was taken:
    * a read that raced a change must not be kept as if it came after it.
    */
@@ -122,7 +127,7 @@ export function createLocalCache<V>(
     weight -= entry.weight;
   };
   invalidation.onClear(clear);
-  return {
+  const cache: LocalCache<V> = {
     get(key) {
       if (opts.ttlMs <= 0) return undefined;
       const entry = entries.get(key);
@@ -132,6 +137,14 @@ export function createLocalCache<V>(
         return undefined;
       }
       return entry.value;
+    },
+    async getOrLoad(key, load) {
+      const cached = cache.get(key);
+      if (cached !== undefined) return cached;
+      const epoch = invalidation.epoch();
+      const value = await load();
+      if (value !== null) cache.set(key, value, epoch);
+      return value;
     },
     set(key, value, epoch) {
       if (opts.ttlMs <= 0 || epoch !== invalidation.epoch()) return;
@@ -143,4 +156,5 @@ export function createLocalCache<V>(
       weight += valueWeight;
     },
   };
+  return cache;
 }

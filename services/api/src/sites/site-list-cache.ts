@@ -28,12 +28,7 @@ export function createSiteListCache(
   return {
     async list(user, siteIds, load) {
       const key = `${user.id}/${user.accountId}/${siteIds === null ? '*' : siteIds.join(',')}`;
-      const cached = lists.get(key);
-      if (cached) return cached;
-      const epoch = invalidation.epoch();
-      const rows = Object.freeze(await load());
-      lists.set(key, rows, epoch);
-      return rows;
+      return (await lists.getOrLoad(key, async () => Object.freeze(await load())))!;
     },
   };
 }

@@ -27,22 +27,8 @@ export function createSiteLookupCache(invalidation: CacheInvalidation, opts: { t
   const forUser = createLocalCache<{ site: SiteRow; role: SiteRole }>(invalidation, opts);
   const byId = createLocalCache<SiteRow>(invalidation, opts);
   return {
-    async forUser(db, user, ref) {
-      const key = `${user.id}/${user.accountId}/${ref}`;
-      const cached = forUser.get(key);
-      if (cached) return cached;
-      const epoch = invalidation.epoch();
-      const found = await findSiteForUser(db, user, ref);
-      if (found) forUser.set(key, found, epoch);
-      return found;
-    },
-    async byId(db, id) {
-      const cached = byId.get(id);
-      if (cached) return cached;
-      const epoch = invalidation.epoch();
-      const site = await findSiteById(db, id);
-      if (site) byId.set(id, site, epoch);
-      return site;
-    },
+    forUser: (db, user, ref) =>
+      forUser.getOrLoad(`${user.id}/${user.accountId}/${ref}`, () => findSiteForUser(db, user, ref)),
+    byId: (db, id) => byId.getOrLoad(id, () => findSiteById(db, id)),
   };
 }
