@@ -266,10 +266,11 @@ export interface SummaryBuild {
  * Builds what is missing for every closed month whose sources changed since its last valid build
  * (or that has none): month summaries of `sessions_v2` (totals, and per attribute and day),
  * `rollup_site_per_15m`, `rollup_dimensions_per_15m` and `rollup_locations_per_15m` (per country
- * and day), and January-to-month prefixes of the site rollup. Then drops builds superseded for longer than the grace. Safe to
- * interrupt anywhere and to run again: rows whose run died before writing their `summary_builds`
- * row are never read (they stay until the site's deletion, at most one build's worth per
- * interrupted run). Runs under `lock` (SUMMARY_REFRESH_LOCK_ID) where several processes may run it.
+ * and day), and January-to-month prefixes of the site rollup. Then drops builds superseded for
+ * longer than the grace. Safe to interrupt anywhere and to run again: rows whose run died before
+ * writing their `summary_builds` row are never read (they stay until the site's deletion, at most
+ * one build's worth per interrupted run). Runs under `lock` (SUMMARY_REFRESH_LOCK_ID) where
+ * several processes may run it.
  */
 export function refreshClosedMonthSummaries(
   clickhouse: ClickHouse,
