@@ -65,7 +65,7 @@ describe('events_ingest (migration 009): the consumer inserts events through a S
       await rows<Record<string, string>>(
         `SELECT
            (SELECT count() FROM events WHERE site_id = {site:UUID}) AS events,
-           (SELECT sum(events) FROM sessions_v2 WHERE site_id = {site:UUID}) AS sessions,
+           (SELECT sum(events) FROM sessions_v3 WHERE site_id = {site:UUID}) AS sessions,
            (SELECT sum(events) FROM rollup_site_per_15m WHERE site_id = {site:UUID}) AS site_rollup,
            (SELECT sum(events) FROM rollup_locations_per_15m WHERE site_id = {site:UUID}) AS locations,
            (SELECT sum(events) FROM rollup_dimensions_per_15m
@@ -99,7 +99,9 @@ describe('events_ingest (migration 009): the consumer inserts events through a S
   });
 
   it('stores every column as an insert straight into events does', async () => {
-    const [viaIngest, direct] = [fullEvent(), fullEvent()];
+    // One timestamp for both: two calls of Date.now() can fall in different milliseconds.
+    const timestamp = new Date(Date.now() - 3_600_000).toISOString();
+    const [viaIngest, direct] = [fullEvent({ timestamp }), fullEvent({ timestamp })];
     await insertEvents(ch, [toEventValues(viaIngest)], { dedupToken: `t:${randomUUID()}` });
     await insertEvents(ch, [toEventValues(direct)], { dedupToken: `t:${randomUUID()}`, table: EVENTS_TABLE });
     const stored = await rows<Record<string, unknown>>(
