@@ -32,7 +32,7 @@ const QUIET_SECONDS = 10;
 
 /**
  * Events made inside ClickHouse, as the consumer would insert them (so the materialized views fill
- * `sessions_v2` and the rollups): visits of four events 47 s apart, spread over the last 400 days
+ * `sessions_v3` and the rollups): visits of four events 47 s apart, spread over the last 400 days
  * (about 17 events a minute for the site, so "now" has traffic too); visitors keep their country
  * and device; session ids carry their visit's start second as ingest makes them. Every tenth visit
  * belongs to one of the other sites.
@@ -190,17 +190,17 @@ export const stats: Scenario = {
       );
       const sessions = await scalar(
         clickhouse,
-        'SELECT uniqExact(session_id) FROM sessions_v2 WHERE site_id = {site:UUID}',
+        'SELECT uniqExact(session_id) FROM sessions_v3 WHERE site_id = {site:UUID}',
         params,
       );
       // A 10 M-row bulk load leaves merges running for minutes, and on 2 cores they would take the
       // CPU the queries need. Measure the state a dashboard normally reads: merges done (no
-      // OPTIMIZE is forced; the engine merges as it would on its own). sessions_v2 merges a month's
+      // OPTIMIZE is forced; the engine merges as it would on its own). sessions_v3 merges a month's
       // partition into one part an hour after its last insert (min_age_to_force_merge_seconds in
-      // migration 004), which is the state of every past month on a site older than an hour; the
+      // migration 010), which is the state of every past month on a site older than an hour; the
       // bench shortens that hour to a second so it need not wait for it.
       await clickhouse.command({
-        query: 'ALTER TABLE sessions_v2 MODIFY SETTING min_age_to_force_merge_seconds = 1',
+        query: 'ALTER TABLE sessions_v3 MODIFY SETTING min_age_to_force_merge_seconds = 1',
       });
       const settleStarted = Date.now();
       let quiet = 0;
@@ -210,7 +210,7 @@ export const stats: Scenario = {
           `SELECT (SELECT count() FROM system.merges WHERE database = currentDatabase())
                 + (SELECT countIf(parts > 1) FROM (
                      SELECT partition, count() AS parts FROM system.parts
-                     WHERE database = currentDatabase() AND table = 'sessions_v2' AND active
+                     WHERE database = currentDatabase() AND table = 'sessions_v3' AND active
                      GROUP BY partition))`,
         );
         quiet = running === 0 ? quiet + 1 : 0;
@@ -224,7 +224,7 @@ export const stats: Scenario = {
       const summariesSeconds = (Date.now() - summariesStarted) / 1000;
       const parts = await scalar(
         clickhouse,
-        `SELECT count() FROM system.parts WHERE database = currentDatabase() AND active AND table IN ('events', 'sessions_v2')`,
+        `SELECT count() FROM system.parts WHERE database = currentDatabase() AND active AND table IN ('events', 'sessions_v3')`,
       );
 
       // Whole UTC days of the site's 30 days that fall in closed months: what day rows may answer.
@@ -373,11 +373,11 @@ export const stats: Scenario = {
               (m.rawFiltered ? targets.p99_ms_max_raw_filtered : targets.p99_ms_max)),
       );
       const notes = [
-        `Data: ${siteEvents} events of the measured site (Europe/Berlin) and ${otherEvents} of ${OTHER_SITES} other sites over ${DAYS} days, ${sessions} visits of the site, generated in ${round(generateSeconds)} s by ${Math.ceil(inserted / CHUNK)} \`INSERT INTO events SELECT ... FROM numbers(offset, ${CHUNK})\` statements (bench/scenarios/stats.ts \`GENERATE\`), so the materialized views filled \`sessions_v2\` and the rollups as for consumer inserts; the raw table keeps ${stack.env.RAW_RETENTION_DAYS} days (${rawRetained} of the site's raw events were still there when measuring: the TTL drops older ones as parts merge).${inserted < total ? ` The target was ${TARGET_EVENTS} events for the site; generation on this machine's embedded engine stopped at the ${GENERATE_BUDGET_MS / 1000} s budget.` : ''}`,
-        `What the figures pay for. Closed months: an unfiltered aggregate whose period holds the end of a UTC month reads closed months from the summaries the worker builds (libs/clickhouse/src/summaries.ts; here ${summaries.length} builds in ${round(summariesSeconds, 1)} s, run once after the merges settled, as the worker does within SUMMARY_REFRESH_INTERVAL): 12 months read the rest of their first month as one visitor state, whole months as one state per month or one from January to a month, and visit totals as a row per month, instead of 35,040 fifteen-minute states and 2.3 M visits; 30 days read the rest of the previous month the same way. The rest of a period is read from the sources: visits from \`sessions_v2\` with FINAL (about ${Math.round(sessions / DAYS)} visits a day here), visitor counts by merging one uniq state per 15-minute rollup bucket. The page and country breakdowns depend on the day of the month they run: breakdown_page_30d reads the whole UTC days of closed months as one state per page and day (here ${closedDays} of its 30 days, read so from 7 on), the rest as one state per page and 15 minutes (~12 k per day); either way most of its time is merging ~700 k visitor hashes, which day states do not shrink, since a visitor rarely views a page in two buckets of a day. The country breakdown reads its visitors and pageviews of closed months' whole UTC days as one state per country and day (\`country_month\`), the rest as one state per country, region and city every 15 minutes; its visits are read one by one (country is a plain value, cheap to read per visit, whose day rows wait for 60 days). breakdown_channel_12m, which no target names, reads the visits of closed months' whole UTC days as one row per channel and day (\`visit_attributes_month\`) and only the rest visit by visit. breakdown_page_7d_filtered needs raw events for which visits viewed each page and reads the visits themselves from \`sessions_v2\`, so its answer says from_rollups true; its p99 target is the raw one. Realtime is the api's own cost and one small raw query.`,
+        `Data: ${siteEvents} events of the measured site (Europe/Berlin) and ${otherEvents} of ${OTHER_SITES} other sites over ${DAYS} days, ${sessions} visits of the site, generated in ${round(generateSeconds)} s by ${Math.ceil(inserted / CHUNK)} \`INSERT INTO events SELECT ... FROM numbers(offset, ${CHUNK})\` statements (bench/scenarios/stats.ts \`GENERATE\`), so the materialized views filled \`sessions_v3\` and the rollups as for consumer inserts; the raw table keeps ${stack.env.RAW_RETENTION_DAYS} days (${rawRetained} of the site's raw events were still there when measuring: the TTL drops older ones as parts merge).${inserted < total ? ` The target was ${TARGET_EVENTS} events for the site; generation on this machine's embedded engine stopped at the ${GENERATE_BUDGET_MS / 1000} s budget.` : ''}`,
+        `What the figures pay for. Closed months: an unfiltered aggregate whose period holds the end of a UTC month reads closed months from the summaries the worker builds (libs/clickhouse/src/summaries.ts; here ${summaries.length} builds in ${round(summariesSeconds, 1)} s, run once after the merges settled, as the worker does within SUMMARY_REFRESH_INTERVAL): 12 months read the rest of their first month as one visitor state, whole months as one state per month or one from January to a month, and visit totals as a row per month, instead of 35,040 fifteen-minute states and 2.3 M visits; 30 days read the rest of the previous month the same way. The rest of a period is read from the sources: visits from \`sessions_v3\` with FINAL (about ${Math.round(sessions / DAYS)} visits a day here), visitor counts by merging one uniq state per 15-minute rollup bucket. The page and country breakdowns depend on the day of the month they run: breakdown_page_30d reads the whole UTC days of closed months as one state per page and day (here ${closedDays} of its 30 days, read so from 7 on), the rest as one state per page and 15 minutes (~12 k per day); either way most of its time is merging ~700 k visitor hashes, which day states do not shrink, since a visitor rarely views a page in two buckets of a day. The country breakdown reads its visitors and pageviews of closed months' whole UTC days as one state per country and day (\`country_month\`), the rest as one state per country, region and city every 15 minutes; its visits are read one by one (country is a plain value, cheap to read per visit, whose day rows wait for 60 days). breakdown_channel_12m, which no target names, reads the visits of closed months' whole UTC days as one row per channel and day (\`visit_attributes_month\`) and only the rest visit by visit. breakdown_page_7d_filtered needs raw events for which visits viewed each page and reads the visits themselves from \`sessions_v3\`, so its answer says from_rollups true; its p99 target is the raw one. Realtime is the api's own cost and one small raw query.`,
         `Each figure: ${SAMPLES} sequential requests after ${WARMUP} warm-ups, from this process to the api process (HTTP, JSON), one at a time. meta.from_rollups of each: ${sources.join(', ')}.`,
-        `Same-run baseline: the summaries of the previous month were ${figures.summaries_valid_when_measured ? 'valid' : 'NOT all valid'} when the figures above were taken; then every build was forgotten (TRUNCATE summary_builds) and ${[...SUMMARIZED].join(', ')} were measured again as above, reading the rollups and \`sessions_v2\` alone (\`*_without_summaries_p50_ms\`; the ratios divide the figure by it). Their answers were the same.`,
-        `The ClickHouse behind it is the embedded engine host (chdb in one process, one query at a time, 2 cores), not a server. Measuring began ${settled ? `once the bulk load's background merges had finished and every month of sessions_v2 was one part (${round(settleSeconds)} s after it; ${parts} active parts of events and sessions_v2)` : `after waiting ${round(settleSeconds)} s for the bulk load's background merges, which were still running (${parts} active parts of events and sessions_v2)`}; no OPTIMIZE was forced.`,
+        `Same-run baseline: the summaries of the previous month were ${figures.summaries_valid_when_measured ? 'valid' : 'NOT all valid'} when the figures above were taken; then every build was forgotten (TRUNCATE summary_builds) and ${[...SUMMARIZED].join(', ')} were measured again as above, reading the rollups and \`sessions_v3\` alone (\`*_without_summaries_p50_ms\`; the ratios divide the figure by it). Their answers were the same.`,
+        `The ClickHouse behind it is the embedded engine host (chdb in one process, one query at a time, 2 cores), not a server. Measuring began ${settled ? `once the bulk load's background merges had finished and every month of sessions_v3 was one part (${round(settleSeconds)} s after it; ${parts} active parts of events and sessions_v3)` : `after waiting ${round(settleSeconds)} s for the bulk load's background merges, which were still running (${parts} active parts of events and sessions_v3)`}; no OPTIMIZE was forced.`,
         `CPU while measuring: ${describeCpu(use)}`,
       ].join('\n\n');
       return { figures, ratios, targets, targets_met: met, notes };

@@ -21,7 +21,7 @@ export const DIMENSIONS_SUMMARY_TABLE = 'rollup_dimensions_summary';
 export const VISIT_ATTRIBUTES_SUMMARY_TABLE = 'sessions_attributes_summary';
 
 /**
- * The `sessions_v2` columns whose values `visit_attributes_month` keeps per day: what an unfiltered
+ * The `sessions_v3` columns whose values `visit_attributes_month` keeps per day: what an unfiltered
  * breakdown of visits groups by (region and city are only broken down within a country).
  */
 export const SUMMARIZED_VISIT_ATTRIBUTES = [
@@ -32,14 +32,14 @@ export const SUMMARIZED_VISIT_ATTRIBUTES = [
 ] as const;
 
 /**
- * - `sessions_month`: visit totals of one partition (month) of `sessions_v2`, per 15-minute bucket
+ * - `sessions_month`: visit totals of one partition (month) of `sessions_v3`, per 15-minute bucket
  *   of visit start (`from_day` 0) and from each day of the month to its end (`from_day` 1-31).
  * - `site_month`: `rollup_site_per_15m` totals of one month from each day to its end.
  * - `site_year_prefix`: `rollup_site_per_15m` totals from January to the month (`from_day` 1).
  * - `dimension_month`: `rollup_dimensions_per_15m` per UTC day of the month.
  * - `country_month`: `rollup_locations_per_15m` per country and UTC day of the month, as dimension
  *   `country` of the dimension rows.
- * - `visit_attributes_month`: visit totals and visitors of one month of `sessions_v2` per UTC day
+ * - `visit_attributes_month`: visit totals and visitors of one month of `sessions_v3` per UTC day
  *   of visit start and value of each `SUMMARIZED_VISIT_ATTRIBUTES` column.
  */
 export type SummaryKind =
@@ -204,7 +204,7 @@ const BUILD_SQL: Record<SummaryKind, readonly string[]> = {
       WHERE _partition_id = {partition:String}
       GROUP BY site_id, day, value`,
   ],
-  // Merged values as the stats read them: first values and pages from their argMin/argMax states.
+  // Merged values as the stats read them: first values and pages from their merged tuples.
   // Every visit of the partition, by its day of start, even one starting the day before or after
   // the month (a session id's second and its visit's start can fall either side of midnight): the
   // stats read a built partition's visits of the covered days from here and no other way.
@@ -218,7 +218,7 @@ const BUILD_SQL: Record<SummaryKind, readonly string[]> = {
                 [${SUMMARIZED_VISIT_ATTRIBUTES.map((c) =>
                   (SESSION_VISITOR_VALUES as readonly string[]).includes(c)
                     ? `('${c}', toString(${c}))`
-                    : `('${c}', finalizeAggregation(${c}))`,
+                    : `('${c}', ${c}.3)`,
                 ).join(', ')}] AS pairs
            FROM ${SESSIONS_TABLE} FINAL
           WHERE _partition_id = {partition:String}
@@ -242,7 +242,7 @@ export const SUMMARY_REFRESH_LOCK_ID = 7_246_003;
 export const SUPERSEDED_BUILD_GRACE_MS = 10 * 60_000;
 
 /**
- * The partition id of the UTC month holding `at`: `sessions_v2` and the rollups are partitioned by
+ * The partition id of the UTC month holding `at`: `sessions_v3` and the rollups are partitioned by
  * `toYYYYMM`, and the summaries are keyed by it.
  */
 export const monthPartition = (at: Date) =>
@@ -264,7 +264,7 @@ export interface SummaryBuild {
 
 /**
  * Builds what is missing for every closed month whose sources changed since its last valid build
- * (or that has none): month summaries of `sessions_v2` (totals, and per attribute and day),
+ * (or that has none): month summaries of `sessions_v3` (totals, and per attribute and day),
  * `rollup_site_per_15m`, `rollup_dimensions_per_15m` and `rollup_locations_per_15m` (per country
  * and day), and January-to-month prefixes of the site rollup. Then drops builds superseded for
  * longer than the grace. Safe to interrupt anywhere and to run again: rows whose run died before

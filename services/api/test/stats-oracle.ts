@@ -669,7 +669,7 @@ export function rollupsAnswer(site: OracleSite, shape: Shape): boolean {
 
 /**
  * Whether a raw answer matches visits with their raw events: the api then reads the visits from
- * `sessions_v2` (part of the answer from rollups) unless raw events are forced.
+ * `sessions_v3` (part of the answer from rollups) unless raw events are forced.
  */
 export function visitsMatchEvents(shape: Shape): boolean {
   const filters = shape.filters.map(parse);

@@ -62,7 +62,7 @@ describe('consumer: loading events into ClickHouse', () => {
   });
 
   it('stores a batch whose session ids fall in more months than one insert may touch by default', async () => {
-    // sessions_v2 is partitioned by the month in the session id; ClickHouse refuses an insert
+    // sessions_v3 is partitioned by the month in the session id; ClickHouse refuses an insert
     // touching over 100 partitions unless told otherwise, which would stall the partition for good.
     const site = generateSite(300, 2, 'random');
     await produce(kafka, names.topic, site.events);

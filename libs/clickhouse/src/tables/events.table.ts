@@ -133,7 +133,7 @@ export async function insertEvents(
       deduplicate_blocks_in_dependent_materialized_views: 1,
       // The acknowledgement must mean "stored", never "queued".
       async_insert: 0,
-      // `sessions_v2` is partitioned by the month in a session id. Ingest's ids hold the visit's
+      // `sessions_v3` is partitioned by the month in a session id. Ingest's ids hold the visit's
       // start, so a batch touches a month or two; ids made elsewhere may touch many, which is
       // slower to store but must never make a batch impossible to store.
       throw_on_max_partitions_per_insert_block: 0,

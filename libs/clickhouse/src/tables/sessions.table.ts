@@ -1,10 +1,13 @@
 /**
- * `sessions_v2` (infra/clickhouse/migrations/002_sessions.sql, partitioned by month in 004): one
- * logical row per visit.
+ * `sessions_v3` (infra/clickhouse/migrations/002_sessions.sql, partitioned by month in 004, first
+ * and last values as tuples in 010): one logical row per visit.
  */
-export const SESSIONS_TABLE = 'sessions_v2';
+export const SESSIONS_TABLE = 'sessions_v3';
 
-/** Values of the visit's first event, kept as argMin states and read with `argMinMerge`. */
+/**
+ * Values of the visit's first event, kept as the tuple (timestamp, event_id, value) of that event
+ * and merged with `min`: the value is `.3` of the smallest tuple.
+ */
 export const SESSION_FIRST_VALUES = [
   'hostname',
   'referrer',
@@ -45,7 +48,7 @@ export interface MergedSession extends Record<SessionFirstValue | SessionVisitor
  */
 export function mergedSessionsSql(): string {
   const firstValues = [
-    ...SESSION_FIRST_VALUES.map((c) => `argMinMerge(${c}) AS ${c}`),
+    ...SESSION_FIRST_VALUES.map((c) => `min(${c}).3 AS ${c}`),
     ...SESSION_VISITOR_VALUES.map((c) => `any(${c}) AS ${c}`),
   ].join(',\n    ');
   return `SELECT
@@ -55,8 +58,8 @@ export function mergedSessionsSql(): string {
     max(end) AS end,
     sum(pageviews) AS pageviews,
     sum(events) AS events,
-    argMinMerge(entry_page) AS entry_page,
-    argMaxMerge(exit_page) AS exit_page,
+    min(entry_page).3 AS entry_page,
+    max(exit_page).3 AS exit_page,
     ${firstValues}
   FROM ${SESSIONS_TABLE}
   WHERE site_id = {site_id:UUID}

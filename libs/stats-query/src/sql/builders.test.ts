@@ -301,7 +301,7 @@ describe('planner', () => {
   ])('needs raw events for %s', (_, metrics, filters, grouping, reason, visitsFromSessions) => {
     const p = plan(metrics, filters, grouping);
     expect(p.source).toBe('raw');
-    // Visits matched with raw events come from `sessions_v2`, unless raw events are forced.
+    // Visits matched with raw events come from `sessions_v3`, unless raw events are forced.
     expect(p.fromRollups).toBe(visitsFromSessions);
     expect(plan(metrics, filters, grouping, { forceSource: 'raw' }).fromRollups).toBe(false);
     expect(p.reason).toMatch(reason);
@@ -365,7 +365,7 @@ describe('query shapes', () => {
   it('reads site totals and visits from the rollup and sessions tables', () => {
     const q = buildAggregate({ metrics: ['visitors', 'bounce_rate'], filters: [] }, ctx()).sql.query;
     expect(q).toContain('FROM rollup_site_per_15m');
-    expect(q).toContain('FROM sessions_v2 FINAL');
+    expect(q).toContain('FROM sessions_v3 FINAL');
     expect(q).toContain('CROSS JOIN');
     expect(q).not.toContain('FROM events');
   });

@@ -41,7 +41,7 @@ export interface StatsSqlContext {
   forceSource?: DataSource;
   /**
    * The valid closed-month summaries (libs/clickhouse/src/summaries.ts). Without it, every period
-   * is read from the rollups and `sessions_v2` alone; the answers are the same.
+   * is read from the rollups and `sessions_v3` alone; the answers are the same.
    */
   summaries?: SummaryCatalog;
 }
@@ -258,7 +258,7 @@ export function planStatsQuery(shape: StatsShape, ctx: StatsSqlContext): QueryPl
   assertRawRetention(ctx, reason.charAt(0).toUpperCase() + reason.slice(1), {
     rebuildsVisits: a.needsVisits,
   });
-  // Visits matched with their raw events are read from `sessions_v2` unless raw events are forced
+  // Visits matched with their raw events are read from `sessions_v3` unless raw events are forced
   // (relations.ts `visitPart`): part of the answer then comes from rollups.
   return { source: 'raw', fromRollups: a.needsVisitEvents && ctx.forceSource !== 'raw', reason };
 }

@@ -345,7 +345,7 @@ export function filteredVisits(grouped: string, conditions: readonly string[]): 
 }
 
 /**
- * One row per visit starting in the period, from `sessions_v2` read with FINAL: the engine merges
+ * One row per visit starting in the period, from `sessions_v3` read with FINAL: the engine merges
  * each visit's partial rows as it reads them, and reads ranges of the sorting key that only one
  * part holds without merging. The table is partitioned by the month in the session id, so a past
  * month is one part read as is and only the current month's parts are merged (12 months of 6,250
@@ -655,7 +655,7 @@ export function visitPart(
   const perVisitEvents = source === 'raw' && a.needsVisitEvents;
   if (source === 'rollups') from = `(\n  ${rollupSessions(sc, a)}\n) AS s`;
   else if (perVisitEvents) {
-    // The visits from `sessions_v2`, which holds them merged with the same definitions, unless raw
+    // The visits from `sessions_v3`, which holds them merged with the same definitions, unless raw
     // events are forced: rebuilding them means grouping every event of the period and the days
     // around it (7 days filtered by page: 74 ms, against 38 ms).
     const visits = sc.rebuildVisits ? rawSessions(sc, a) : rollupSessions(sc, a);

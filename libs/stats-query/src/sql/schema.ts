@@ -1,6 +1,7 @@
 import {
   DIMENSIONS_SUMMARY_TABLE,
   SESSIONS_SUMMARY_TABLE,
+  SESSIONS_TABLE,
   SITE_SUMMARY_TABLE,
   VISIT_ATTRIBUTES_SUMMARY_TABLE,
 } from '@tidemark/clickhouse';
@@ -11,13 +12,13 @@ import { keyLevel } from '../filters';
  * breakdown property the column (or merge expression) that holds it. Anything from a request is
  * looked up here or bound as a parameter, never spliced.
  *
- * Tables are those of infra/clickhouse/migrations: `events` (raw, TTL), `sessions_v2` (one merged
+ * Tables are those of infra/clickhouse/migrations: `events` (raw, TTL), `sessions_v3` (one merged
  * row per visit, kept for ever) and the 15-minute rollups (kept for ever). `sql/engine.test.ts` runs
  * every builder against those migrations, so a name that drifts fails there.
  */
 export const TABLES = {
   events: 'events',
-  sessions: 'sessions_v2',
+  sessions: SESSIONS_TABLE,
   siteRollup: 'rollup_site_per_15m',
   dimensionRollup: 'rollup_dimensions_per_15m',
   locationRollup: 'rollup_locations_per_15m',
@@ -88,19 +89,20 @@ export const SESSION_COLUMN: Record<SessionAttribute, string> = {
 };
 
 /**
- * `sessions_v2` keeps visitor-level attributes (functions of IP and user agent, the same on every
- * event of a visit: see `filters.ts`) as plain values merged with `any`, the others as argMin/argMax
- * states. `sql/engine.test.ts` fails if this drifts from the migrations.
+ * `sessions_v3` keeps visitor-level attributes (functions of IP and user agent, the same on every
+ * event of a visit: see `filters.ts`) as plain values merged with `any`, the others as the tuple
+ * (timestamp, event_id, value) of their event merged with `min` (`max` for the exit page).
+ * `sql/engine.test.ts` fails if this drifts from the migrations.
  */
 export const isVisitorValue = (attr: SessionAttribute) => keyLevel(attr) === 'visitor';
 
 /** The alias a session relation gives an attribute. */
 export const sessionAlias = (attr: SessionAttribute) => `s_${attr}`;
 
-/** The attribute of a `sessions` row read with FINAL, whose partial rows' states are merged already. */
+/** The attribute of a `sessions` row read with FINAL, whose partial rows' tuples are merged already. */
 export function mergedSessionAttribute(attr: SessionAttribute): string {
   const column = SESSION_COLUMN[attr];
-  return isVisitorValue(attr) ? column : `finalizeAggregation(${column})`;
+  return isVisitorValue(attr) ? column : `${column}.3`;
 }
 
 /**

@@ -118,7 +118,7 @@ export class Scope {
   /** Closed-month summaries a query may read; none without it. */
   readonly summaries?: SummaryCatalog;
   /**
-   * Visits of a raw answer rebuilt from raw events, not read from `sessions_v2`: when raw events are
+   * Visits of a raw answer rebuilt from raw events, not read from `sessions_v3`: when raw events are
    * forced, so that the answer is independent of every table the views maintain.
    */
   readonly rebuildVisits: boolean;

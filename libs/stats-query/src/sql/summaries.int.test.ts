@@ -148,7 +148,7 @@ describe('closed-month summaries', () => {
       ...generateTraffic(OTHER, new Date('2026-01-20T00:00:00Z'), new Date('2026-04-04T00:00:00Z'), 12, 30),
     ];
     // A visit whose session id holds February's last second and whose events are in March: it is
-    // in February's partition of sessions_v2 but starts on a day of March.
+    // in February's partition of sessions_v3 but starts on a day of March.
     const straddling = sessionIdAt(new Date('2026-02-28T23:59:50Z'), 5);
     traffic.push(
       eventRow(SITE, {

@@ -93,7 +93,7 @@ export const MIN_SUMMARIZED_PLAIN_DAYS = 60;
 
 /** What `planAttributeReads` found. */
 export interface AttributeReads {
-  /** Partition -> build, of the `sessions_v2` partitions the period's visits may be in. */
+  /** Partition -> build, of the `sessions_v3` partitions the period's visits may be in. */
   builds: Map<string, string>;
   /** The whole UTC days of those partitions' months inside the period. */
   covered: Array<{ from: Date; to: Date }>;
