@@ -17,7 +17,7 @@ import Fastify, {
 import { jsonSchemaTransform, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
 import { Histogram, type Registry } from 'prom-client';
-import { authPlugin } from './auth/auth.plugin';
+import { authPlugin, countsAgainstIp } from './auth/auth.plugin';
 import { createPrincipalCache } from './auth/principal-cache';
 import { createRateLimits } from './auth/rate-limit';
 import { createShareTokens } from './auth/share-token';
@@ -244,7 +244,9 @@ export function buildApp(deps: AppDeps) {
 
   app.register(
     async (api) => {
-      api.addHook('onRequest', async (req, reply) => rateLimits.byIp(req.ip, reply));
+      api.addHook('onRequest', async (req, reply) => {
+        if (countsAgainstIp(req)) await rateLimits.byIp(req.ip, reply);
+      });
       api.register(authRoutes, { ...ctx, prefix: '/auth' });
       api.register(accountRoutes, { ...ctx, prefix: '/account' });
       api.register(accessTokenRoutes, { ...ctx, prefix: '/access-tokens' });

@@ -99,6 +99,34 @@ describe('per-IP limit', () => {
     });
     expectError(other, 401, 'invalid_credentials');
   });
+
+  it('holds a known token to its own budget, counting its IP only where the token is new', async () => {
+    const user = await signup(a);
+    const t = await createAccessToken(a, user.token, { permissions: ['sites:read'] });
+    const ip = { 'x-forwarded-for': '198.51.100.23' };
+    // The first request on each process counts against the IP (the token is new there), then the
+    // token is known: eight requests pass where the IP alone has four a minute.
+    for (let i = 0; i < 8; i++) {
+      const res = await call(i % 2 ? b : a, 'GET', '/api/v1/sites', { token: t.token, headers: ip });
+      expect(res.status, `request ${i + 1}`).toBe(200);
+      expect(res.headers['x-ratelimit-limit']).toBe('600');
+    }
+    const guess = () =>
+      call(b, 'POST', '/api/v1/auth/login', {
+        body: { email: 'nobody@example.com', password: 'guessing passwords' },
+        headers: ip,
+      });
+    expectError(await guess(), 401, 'invalid_credentials');
+    expectError(await guess(), 401, 'invalid_credentials');
+    expectError(await guess(), 429, 'rate_limited');
+    // A token the processes have not seen from that address is held at the IP's limit too.
+    const other = await createAccessToken(a, user.token, { permissions: ['sites:read'] });
+    expectError(
+      await call(a, 'GET', '/api/v1/sites', { token: other.token, headers: ip }),
+      429,
+      'rate_limited',
+    );
+  });
 });
 
 describe('without Redis', () => {

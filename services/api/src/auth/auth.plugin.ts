@@ -9,7 +9,7 @@ import {
   type SessionTokens,
 } from '@tidemark/auth';
 import type { Pool } from '@tidemark/db';
-import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
 import type { SiteLookups } from '../sites/site-lookup-cache';
 import { invalidToken, missingToken, type Principal } from './principal';
@@ -26,9 +26,21 @@ declare module 'fastify' {
     /** Set by `requireSiteAccess`. */
     siteAccess: SiteAccess | null;
   }
+  interface FastifyContextConfig {
+    /** Set by `authenticateRoutes`: the route's limits are applied by `authenticate`. */
+    authenticated?: boolean;
+  }
   interface FastifyInstance {
-    /** onRequest hook: resolves the bearer token to a principal (401 otherwise) and applies the per-token limit. */
+    /**
+     * onRequest hook: resolves the bearer token to a principal (401 otherwise) and applies the
+     * per-token limit, and the per-IP limit unless the token is one this process already knows.
+     */
     authenticate: (req: FastifyRequest, reply: FastifyReply) => Promise<void>;
+    /**
+     * Makes every route registered after it in this plugin authenticate, and marks them so the
+     * `/api/v1` per-IP hook leaves them to `authenticate` (see `countsAgainstIp`).
+     */
+    authenticateRoutes: () => void;
     resolveSiteAccess: (
       req: FastifyRequest,
       ref: string | undefined,
@@ -66,6 +78,23 @@ function bearerToken(header: string | undefined): string | null {
   if (/\s/.test(token)) throw invalidToken('the Authorization header must be "Bearer <token>"');
   return token;
 }
+
+function wellFormedBearerToken(header: string | undefined): string | null {
+  try {
+    return bearerToken(header);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Whether a request counts against the per-IP limit of `/api/v1` (RATE_LIMIT_PER_IP_PER_MINUTE) in
+ * the scope's onRequest hook. Routes that authenticate count there only when their token is not one
+ * the process already resolved (`authenticate` decides): an authenticated caller is held to its
+ * token's budget, and users behind one address (an office, a NAT) do not share 60 requests a
+ * minute between every dashboard they have open.
+ */
+export const countsAgainstIp = (req: FastifyRequest) => req.routeOptions.config.authenticated !== true;
 
 const isExpired = (expiresAt: Date | null) => expiresAt !== null && expiresAt.getTime() <= Date.now();
 
@@ -190,14 +219,19 @@ export const authPlugin = fp<AuthPluginOptions>(
       return null;
     }
 
+    /** The principal of a well-formed bearer token this process has resolved and still trusts. */
+    function known(header: string | undefined): Principal | undefined {
+      const raw = wellFormedBearerToken(header);
+      const cached = raw ? cache.get(raw) : undefined;
+      if (!cached) return undefined;
+      // Only sessions, account tokens and site API keys are ever cached.
+      if (cached.kind === 'account_token') usage.touch('account_tokens', cached.tokenId);
+      if (cached.kind === 'site_api_key') usage.touch('site_api_keys', cached.keyId);
+      return cached;
+    }
+
     async function resolve(raw: string): Promise<Principal | null> {
-      const cached = cache.get(raw);
-      if (cached !== undefined) {
-        // Only sessions, account tokens and site API keys are ever cached.
-        if (cached?.kind === 'account_token') usage.touch('account_tokens', cached.tokenId);
-        if (cached?.kind === 'site_api_key') usage.touch('site_api_keys', cached.keyId);
-        return cached;
-      }
+      if (cache.get(raw) === null) return null;
       const epoch = cache.epoch();
       const found = await lookup(raw);
       if (!found || !('principal' in found)) return found;
@@ -209,10 +243,15 @@ export const authPlugin = fp<AuthPluginOptions>(
     app.decorateRequest('siteAccess', null);
 
     app.decorate('authenticate', async (req: FastifyRequest, reply: FastifyReply) => {
-      const raw = bearerToken(req.headers.authorization);
-      if (!raw) throw missingToken();
-      const principal = await resolve(raw);
-      if (!principal) throw invalidToken();
+      let principal = known(req.headers.authorization);
+      if (!principal) {
+        // Before PostgreSQL is asked, so guessing tokens is throttled as guessing passwords is.
+        await rateLimits.byIp(req.ip, reply);
+        const raw = bearerToken(req.headers.authorization);
+        if (!raw) throw missingToken();
+        principal = (await resolve(raw)) ?? undefined;
+        if (!principal) throw invalidToken();
+      }
       req.principal = principal;
       // Sessions count per user: logging in again must not buy a fresh budget.
       const key =
@@ -222,6 +261,13 @@ export const authPlugin = fp<AuthPluginOptions>(
             ? `tma:${principal.tokenId}`
             : `tmk:${principal.keyId}`;
       await rateLimits.byToken(key, reply);
+    });
+
+    app.decorate('authenticateRoutes', function (this: FastifyInstance) {
+      this.addHook('onRoute', (route) => {
+        route.config = { ...route.config, authenticated: true };
+      });
+      this.addHook('onRequest', this.authenticate);
     });
 
     app.decorate('resolveSiteAccess', (req: FastifyRequest, ref, permission, opts) =>
@@ -239,7 +285,7 @@ const defaultSiteRef = (req: FastifyRequest): string | undefined =>
 /**
  * preHandler for site-scoped routes (admin and stats): resolves the site for the authenticated
  * caller, enforces `permission` (see `resolveSiteAccess` for the answers), and leaves the result in
- * `req.siteAccess` (read it with `siteAccessOf(req)`). Needs `app.authenticate` as an onRequest hook.
+ * `req.siteAccess` (read it with `siteAccessOf(req)`). Needs `app.authenticateRoutes()` in the plugin.
  * A site API key may leave the site out: it implies its own site.
  */
 export function requireSiteAccess(

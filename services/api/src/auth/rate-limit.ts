@@ -6,7 +6,10 @@ import { Counter, type Registry } from 'prom-client';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 
 export interface RateLimits {
-  /** Counts every /api/v1 request by client IP, before authentication (so token guessing is throttled too). */
+  /**
+   * Counts /api/v1 requests by client IP before authentication, so token and password guessing are
+   * throttled: every request except those carrying a token the process already knows (`countsAgainstIp`).
+   */
   byIp(ip: string, reply: FastifyReply): Promise<void>;
   /** Counts authenticated requests by token (session tokens by user, so logging in again gives no new budget). */
   byToken(key: string, reply: FastifyReply): Promise<void>;

@@ -41,7 +41,7 @@ const toResponse = (t: TokenRow) => ({
 
 /** Account tokens (`tma_`): the user's own; managing them takes the api-keys permissions. */
 export const accessTokenRoutes: FastifyPluginAsyncZod<RouteContext> = async (app, ctx) => {
-  app.addHook('onRequest', app.authenticate);
+  app.authenticateRoutes();
 
   app.get(
     '/',

@@ -6,7 +6,7 @@ import { findUserAndAccount, toAccountResponse, toUserResponse } from '../users/
 import { AUTHENTICATED_ERRORS, bearerAuth, BODY_ERRORS, errorResponses, type RouteContext } from './context';
 
 export const accountRoutes: FastifyPluginAsyncZod<RouteContext> = async (app, ctx) => {
-  app.addHook('onRequest', app.authenticate);
+  app.authenticateRoutes();
 
   async function accountView(principal: UserPrincipal) {
     const found = await findUserAndAccount(ctx.pool, principal.user.id);

@@ -5,7 +5,7 @@ import { requirePermission } from '../auth/principal';
 import { AUTHENTICATED_ERRORS, bearerAuth, errorResponses, type RouteContext } from './context';
 
 export const activityRoutes: FastifyPluginAsyncZod<RouteContext> = async (app, ctx) => {
-  app.addHook('onRequest', app.authenticate);
+  app.authenticateRoutes();
 
   app.get(
     '/',

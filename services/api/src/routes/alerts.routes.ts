@@ -79,7 +79,7 @@ interface FiringRow {
  * each firing in the history and sends `alert.triggered` webhooks.
  */
 export const alertRoutes: FastifyPluginAsyncZod<RouteContext> = async (app, ctx) => {
-  app.addHook('onRequest', app.authenticate);
+  app.authenticateRoutes();
 
   app.get(
     '/',

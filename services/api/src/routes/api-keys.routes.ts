@@ -78,7 +78,7 @@ async function insertKey(
 
 /** Site API keys (`tmk_`), `stats:read` on one site; owners only (the role table gives no one else api-keys:*). */
 export const apiKeyRoutes: FastifyPluginAsyncZod<RouteContext> = async (app, ctx) => {
-  app.addHook('onRequest', app.authenticate);
+  app.authenticateRoutes();
 
   app.get(
     '/',

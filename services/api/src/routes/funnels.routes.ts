@@ -59,7 +59,7 @@ const requireStepGoals = (tx: Queryable, siteId: string, steps: FunnelStep[]) =>
 
 /** Funnels: 2 to 8 ordered steps. Deletion is soft, so reports and the activity log still resolve them. */
 export const funnelRoutes: FastifyPluginAsyncZod<RouteContext> = async (app, ctx) => {
-  app.addHook('onRequest', app.authenticate);
+  app.authenticateRoutes();
 
   app.get(
     '/',

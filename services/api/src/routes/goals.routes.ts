@@ -42,7 +42,7 @@ const toResponse = (g: GoalRow, eventsLast30d: number | null) => ({
  * to goals by name, so a goal they use cannot be deleted (409) and names are unique per site.
  */
 export const goalRoutes: FastifyPluginAsyncZod<RouteContext> = async (app, ctx) => {
-  app.addHook('onRequest', app.authenticate);
+  app.authenticateRoutes();
 
   const withCounts = async (siteId: string, rows: GoalRow[]) => {
     const counts = await ctx.analytics.goalEventsLast30d(siteId, rows);

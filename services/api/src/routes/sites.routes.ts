@@ -32,7 +32,7 @@ const domainConflict = (domain: string) =>
   });
 
 export const siteRoutes: FastifyPluginAsyncZod<RouteContext> = async (app, ctx) => {
-  app.addHook('onRequest', app.authenticate);
+  app.authenticateRoutes();
 
   const withEvents = async (site: SiteRow) => {
     const counts = await ctx.analytics.eventsThisMonth([site.id]);

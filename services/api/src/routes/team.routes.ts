@@ -42,7 +42,7 @@ const toResponse = (r: TeamRow) => ({
  * role table gives team:* to no other role.
  */
 export const teamRoutes: FastifyPluginAsyncZod<RouteContext> = async (app, ctx) => {
-  app.addHook('onRequest', app.authenticate);
+  app.authenticateRoutes();
 
   app.get(
     '/',

@@ -129,7 +129,7 @@ const hostOf = (url: string) => new URL(url).host;
  * retries; these routes create rows and enqueue jobs for it.
  */
 export const webhookRoutes: FastifyPluginAsyncZod<RouteContext> = async (app, ctx) => {
-  app.addHook('onRequest', app.authenticate);
+  app.authenticateRoutes();
 
   /** The policy the worker applies again to every resolved address when it connects. */
   const refuseTarget = (url: string) => {

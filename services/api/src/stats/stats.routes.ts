@@ -84,7 +84,7 @@ export const statsRoutes: FastifyPluginAsyncZod<StatsRouteOptions> = async (app,
   app.addHook('onRequest', async (req, reply) => {
     if (req.routeOptions.config.noStore) reply.header('cache-control', 'no-store');
   });
-  app.addHook('onRequest', app.authenticate);
+  app.authenticateRoutes();
   const reader = new StatsReader({
     clickhouse: opts.clickhouse,
     queryTimeoutSeconds: opts.config.STATS_QUERY_TIMEOUT_SECONDS,
