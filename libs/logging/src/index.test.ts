@@ -1,6 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { describe, expect, it, vi } from 'vitest';
+import { isoTime } from './index';
 
 const entry = fileURLToPath(new URL('./index.ts', import.meta.url));
 
@@ -43,5 +45,20 @@ describe('logger', () => {
 process.exit(0);`);
     expect(lines).toHaveLength(1000);
     expect(lines.at(-1)).toMatchObject({ i: 999, service: 'test' });
+  });
+});
+
+describe('isoTime', () => {
+  it('renders what pino renders, anew for each millisecond', () => {
+    vi.useFakeTimers();
+    try {
+      for (const at of [0, Date.UTC(2026, 11, 6, 13, 0, 0, 1), Date.UTC(2026, 11, 6, 13, 0, 0, 2)]) {
+        vi.setSystemTime(at);
+        expect(isoTime()).toBe(pino.stdTimeFunctions.isoTime());
+        expect(isoTime()).toBe(`,"time":"${new Date(at).toISOString()}"`);
+      }
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -9,13 +9,28 @@ export interface LoggerConfig {
   format?: 'auto' | 'json' | 'pretty';
 }
 
+let lastMs = -1;
+let lastTime = '';
+/**
+ * pino's `isoTime`, rendering each millisecond once: a busy service writes several lines a
+ * millisecond, and Date#toISOString was ~2% of the api's CPU under load.
+ */
+export function isoTime(): string {
+  const now = Date.now();
+  if (now !== lastMs) {
+    lastMs = now;
+    lastTime = `,"time":"${new Date(now).toISOString()}"`;
+  }
+  return lastTime;
+}
+
 export function createLogger({ name, level, format = 'auto' }: LoggerConfig): Logger {
   const pretty = format === 'pretty' || (format === 'auto' && process.stdout.isTTY === true);
   const options: LoggerOptions = {
     name,
     level,
     base: { service: name },
-    timestamp: pino.stdTimeFunctions.isoTime,
+    timestamp: isoTime,
     // Named paths only: pino runs a path that starts with a wildcard on every field of every line,
     // which cost the api ~3 µs per access log line.
     redact: {

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { createLocalCache, type CacheInvalidation } from '../cache/invalidation';
 import type { Principal } from './principal';
 
@@ -32,7 +32,7 @@ export function createPrincipalCache(
   opts: { ttlMs: number; maxEntries?: number },
 ): PrincipalCache {
   const entries = createLocalCache<Entry>(invalidation, opts);
-  const keyOf = (raw: string) => createHash('sha256').update(raw).digest('base64url');
+  const keyOf = (raw: string) => hash('sha256', raw, 'base64url');
   return {
     get(raw) {
       const entry = entries.get(keyOf(raw));

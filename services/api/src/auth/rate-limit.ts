@@ -3,7 +3,7 @@ import type { Logger } from '@tidemark/logging';
 import type { FastifyReply } from 'fastify';
 import type { Redis } from 'ioredis';
 import { Counter, type Registry } from 'prom-client';
-import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import { RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 
 export interface RateLimits {
   /**
@@ -54,10 +54,14 @@ export function createRateLimits(opts: {
     duration: 3600,
   });
 
+  const ipTurns = new TurnCoalescer(ip);
+  const tokenTurns = new TurnCoalescer(token);
+
   let lastWarning = 0;
-  const consume = async (limiter: RateLimiterRedis, name: string, key: string, reply: FastifyReply) => {
+  const consume = async (turns: TurnCoalescer, name: string, key: string, reply: FastifyReply) => {
+    const limiter = turns.limiter;
     try {
-      const res = await limiter.consume(key);
+      const res = await turns.consume(key);
       setHeaders(reply, limiter.points, res);
     } catch (err) {
       if (err instanceof RateLimiterRes) {
@@ -84,8 +88,8 @@ export function createRateLimits(opts: {
   };
 
   return {
-    byIp: (address, reply) => consume(ip, 'ip', address, reply),
-    byToken: (key, reply) => consume(token, 'token', key, reply),
+    byIp: (address, reply) => consume(ipTurns, 'ip', address, reply),
+    byToken: (key, reply) => consume(tokenTurns, 'token', key, reply),
   };
 }
 
@@ -99,4 +103,57 @@ function headersFor(limit: number, res: RateLimiterRes): Record<string, string> 
 
 function setHeaders(reply: FastifyReply, limit: number, res: RateLimiterRes) {
   for (const [name, value] of Object.entries(headersFor(limit, res))) reply.header(name, value);
+}
+
+/**
+ * Consumes of one key made in the same turn of the event loop leave as one Redis command consuming
+ * their number of points, so a busy client's concurrent requests cost one round trip a turn rather
+ * than one each (a command through ioredis and rate-limiter-flexible was ~15% of the api's CPU on
+ * `GET /sites`). The answer is what consuming one at a time, in arrival order, would have given:
+ * the k-th of n sees `consumed - n + k` points used, so the earlier ones pass and only those past
+ * the limit are refused, as before. A store failure fails every consume of the batch.
+ */
+export class TurnCoalescer {
+  #pending = new Map<string, Array<{ resolve: (r: RateLimiterRes) => void; reject: (e: unknown) => void }>>();
+
+  constructor(readonly limiter: RateLimiterAbstract) {}
+
+  consume(key: string): Promise<RateLimiterRes> {
+    return new Promise((resolve, reject) => {
+      let waiters = this.#pending.get(key);
+      if (!waiters) {
+        // setImmediate, not a microtask: requests arriving on other sockets in this turn are
+        // parsed after this one's microtasks have run, and should join the batch too.
+        if (this.#pending.size === 0) setImmediate(() => this.#flush());
+        waiters = [];
+        this.#pending.set(key, waiters);
+      }
+      waiters.push({ resolve, reject });
+    });
+  }
+
+  #flush() {
+    const batch = this.#pending;
+    this.#pending = new Map();
+    for (const [key, waiters] of batch) {
+      const settle = (res: RateLimiterRes) => {
+        const before = res.consumedPoints - waiters.length;
+        waiters.forEach((w, k) => {
+          const consumed = before + k + 1;
+          const mine = new RateLimiterRes(
+            Math.max(0, this.limiter.points - consumed),
+            res.msBeforeNext,
+            consumed,
+            consumed === 1,
+          );
+          if (consumed > this.limiter.points) w.reject(mine);
+          else w.resolve(mine);
+        });
+      };
+      this.limiter.consume(key, waiters.length).then(settle, (err: unknown) => {
+        if (err instanceof RateLimiterRes) settle(err);
+        else for (const w of waiters) w.reject(err);
+      });
+    }
+  }
 }
