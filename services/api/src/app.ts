@@ -169,7 +169,8 @@ export function buildApp(deps: AppDeps) {
     methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
     allowedHeaders: ['Authorization', 'Content-Type'],
     // One string, not a list the plugin would join again on every request.
-    exposedHeaders: 'X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, Retry-After, WWW-Authenticate',
+    exposedHeaders:
+      'X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, Retry-After, WWW-Authenticate',
     credentials: false,
     maxAge: 86_400,
   });
