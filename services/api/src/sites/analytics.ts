@@ -73,17 +73,13 @@ export function createSiteAnalytics(opts: {
     registers: [opts.registry],
   });
 
-  return {
-    async eventsThisMonth(siteIds) {
-      const now = Date.now();
-      const counts = new Map<string, number>();
-      const missing: string[] = [];
-      for (const id of siteIds) {
-        const hit = usageCache.get(id);
-        if (hit && hit.expiresAt > now) counts.set(id, hit.events);
-        else missing.push(id);
-      }
-      if (missing.length === 0) return counts;
+  /**
+   * Counts of the given sites, or null when ClickHouse did not answer; each stays in `pending`
+   * until it settles, so concurrent requests missing the same site share one query.
+   */
+  const pending = new Map<string, Promise<number | null>>();
+  const fetchCounts = (siteIds: string[], now: number) => {
+    const query = (async (): Promise<Map<string, number> | null> => {
       try {
         // From the 15-minute site rollup: a month is a few thousand rows per site, where the raw
         // table would be every event; the usage month starts on a bucket boundary, so it is exact.
@@ -92,16 +88,16 @@ export function createSiteAnalytics(opts: {
                     FROM rollup_site_per_15m
                    WHERE site_id IN {site_ids:Array(UUID)} AND bucket >= {from:DateTime('UTC')}
                    GROUP BY site_id`,
-          query_params: { site_ids: missing, from: chDateTime(startOfUtcMonth(new Date(now))).slice(0, 19) },
+          query_params: { site_ids: siteIds, from: chDateTime(startOfUtcMonth(new Date(now))).slice(0, 19) },
           format: 'JSONEachRow',
           abort_signal: AbortSignal.timeout(opts.countTimeoutMs ?? 2_000),
         });
-        for (const id of missing) counts.set(id, 0);
+        const counts = new Map<string, number>(siteIds.map((id) => [id, 0]));
         for (const row of await result.json<{ id: string; events: string | number }>()) {
           counts.set(row.id, Number(row.events));
         }
         if (usageCache.size > 100_000) usageCache.clear();
-        for (const id of missing)
+        for (const id of siteIds)
           usageCache.set(id, { events: counts.get(id)!, expiresAt: now + usageTtlMs });
         return counts;
       } catch (err) {
@@ -109,6 +105,35 @@ export function createSiteAnalytics(opts: {
         logger.warn({ err }, 'ClickHouse did not answer events_this_month; answering null');
         return null;
       }
+    })();
+    for (const id of siteIds) {
+      const count = query.then((counts) => counts?.get(id) ?? null);
+      pending.set(id, count);
+      void count.finally(() => {
+        if (pending.get(id) === count) pending.delete(id);
+      });
+    }
+  };
+
+  return {
+    async eventsThisMonth(siteIds) {
+      const now = Date.now();
+      const counts = new Map<string, number>();
+      const missing: string[] = [];
+      for (const id of siteIds) {
+        const hit = usageCache.get(id);
+        if (hit && hit.expiresAt > now) counts.set(id, hit.events);
+        else if (!pending.has(id)) missing.push(id);
+      }
+      if (missing.length > 0) fetchCounts(missing, now);
+      // Taken before any await: a count that settles meanwhile leaves `pending`.
+      const waits = siteIds.filter((id) => !counts.has(id)).map((id) => [id, pending.get(id)!] as const);
+      for (const [id, wait] of waits) {
+        const count = await wait;
+        if (count === null) return null;
+        counts.set(id, count);
+      }
+      return counts;
     },
 
     async goalEventsLast30d(siteId, goals) {
