@@ -219,19 +219,21 @@ export const authPlugin = fp<AuthPluginOptions>(
       return null;
     }
 
-    /** The principal of a well-formed bearer token this process has resolved and still trusts. */
-    function known(header: string | undefined): Principal | undefined {
+    /**
+     * What this process remembers of a well-formed bearer token: its principal, null when the token
+     * has expired since it was resolved, undefined when it is not cached.
+     */
+    function known(header: string | undefined): Principal | null | undefined {
       const raw = wellFormedBearerToken(header);
       const cached = raw ? cache.get(raw) : undefined;
-      if (!cached) return undefined;
       // Only sessions, account tokens and site API keys are ever cached.
-      if (cached.kind === 'account_token') usage.touch('account_tokens', cached.tokenId);
-      if (cached.kind === 'site_api_key') usage.touch('site_api_keys', cached.keyId);
+      if (cached?.kind === 'account_token') usage.touch('account_tokens', cached.tokenId);
+      if (cached?.kind === 'site_api_key') usage.touch('site_api_keys', cached.keyId);
       return cached;
     }
 
+    /** Reads a token not in the cache, and caches what it resolves to. */
     async function resolve(raw: string): Promise<Principal | null> {
-      if (cache.get(raw) === null) return null;
       const epoch = cache.epoch();
       const found = await lookup(raw);
       if (!found || !('principal' in found)) return found;
@@ -249,7 +251,7 @@ export const authPlugin = fp<AuthPluginOptions>(
         await rateLimits.byIp(req.ip, reply);
         const raw = bearerToken(req.headers.authorization);
         if (!raw) throw missingToken();
-        principal = (await resolve(raw)) ?? undefined;
+        if (principal === undefined) principal = await resolve(raw);
         if (!principal) throw invalidToken();
       }
       req.principal = principal;
