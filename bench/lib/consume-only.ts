@@ -2,7 +2,7 @@
  * The consumer scenario's baseline, run as its own process: a kafkajs group member with the
  * consumer's fetch settings and partition concurrency that decodes every message (JSON and the
  * `enrichedEventV1` contract) and commits each batch, but stores nothing. Env: KAFKA_BROKERS,
- * TOPIC, GROUP_ID, EXPECTED. Prints `ready <ms>` once it joined the group and
+ * TOPIC, PARTITIONS, GROUP_ID, EXPECTED. Prints `ready <ms>` once it joined the group and
  * `done <count> <invalid> <ms>` once it has consumed EXPECTED messages (epoch milliseconds).
  */
 import { Kafka, logLevel } from 'kafkajs';
@@ -24,7 +24,7 @@ const kafka = new Kafka({
 // The real consumer's defaults (services/consumer/src/config.ts and event-loader.ts).
 const consumer = kafka.consumer({
   groupId: env('GROUP_ID'),
-  maxWaitTimeInMs: 1_000,
+  maxWaitTimeInMs: 500,
   minBytes: 1024 * 1024,
   maxBytesPerPartition: 10_000 * 1024,
   maxBytes: 128 * 1024 * 1024,
@@ -40,7 +40,8 @@ await consumer.subscribe({ topics: [topic], fromBeginning: true });
 await consumer.run({
   autoCommit: false,
   eachBatchAutoResolve: false,
-  partitionsConsumedConcurrently: 4,
+  // As the consumer: every partition of a fetch reaches eachBatch at once.
+  partitionsConsumedConcurrently: Number(env('PARTITIONS')),
   eachBatch: async ({ batch, resolveOffset, commitOffsetsIfNecessary }) => {
     for (const message of batch.messages) {
       try {

@@ -11,6 +11,7 @@ import { scrapeMetric, startConsumer, stopAll, type ServiceProcess } from '../li
 import { startBenchStack } from '../lib/stack';
 import { pollUntil, round } from '../lib/stats';
 import type { Scenario } from '../run';
+import { loadConfig as loadIngestConfig } from '../../services/ingest/src/config';
 
 /** Events produced before either consumer starts; fewer if producing them takes longer than the budget. */
 const TARGET_EVENTS = 500_000;
@@ -19,6 +20,8 @@ const PARTITIONS = 12;
 /** Each consumer gets this long to drain the topic; past it the scenario reports how far it got. */
 const DRAIN_TIMEOUT_MS = 60_000;
 const SITES = Array.from({ length: 40 }, () => randomUUID());
+/** Ingest's shipped KAFKA_COMPRESSION, so the topic holds what a default deployment's does. */
+const COMPRESSION = loadIngestConfig({}).KAFKA_COMPRESSION;
 
 /**
  * The consumer's load path (decode, exactly-once plan/commit, ClickHouse insert with its
@@ -27,8 +30,7 @@ const SITES = Array.from({ length: 40 }, () => randomUUID());
  */
 export const consumer: Scenario = {
   name: 'consumer',
-  description:
-    'consumer service: pre-produced enriched events (12 partitions, gzip) to ClickHouse, vs a consume-only kafkajs member (decode + commit) on the same topic',
+  description: `consumer service: pre-produced enriched events (12 partitions, compression ${COMPRESSION} as ingest's default) to ClickHouse, vs a consume-only kafkajs member (decode + commit) on the same topic`,
   async run() {
     const stack = await startBenchStack();
     const kafka = new Kafka({
@@ -45,7 +47,7 @@ export const consumer: Scenario = {
       const topic = stack.env.KAFKA_TOPIC_EVENTS!;
       await ensureTopics(kafka, [{ topic, numPartitions: PARTITIONS }]);
 
-      // As ingest produces: idempotent, acks=all, gzip, murmur2 on the visitor key, up to 1,000 per request.
+      // As ingest produces: idempotent, acks=all, its default compression, murmur2 on the visitor key, up to 1,000 per request.
       const producer = kafka.producer({
         idempotent: true,
         maxInFlightRequests: 1,
@@ -65,7 +67,12 @@ export const consumer: Scenario = {
             messages.push({ key: eventMessageKey(e), value: JSON.stringify(e) });
           }
           const send = producer
-            .send({ topic, acks: -1, compression: CompressionTypes.GZIP, messages })
+            .send({
+              topic,
+              acks: -1,
+              compression: COMPRESSION === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None,
+              messages,
+            })
             .finally(() => inflight.delete(send));
           inflight.add(send);
           produced += messages.length;
@@ -84,6 +91,7 @@ export const consumer: Scenario = {
         {
           KAFKA_BROKERS: stack.env.KAFKA_BROKERS!,
           TOPIC: topic,
+          PARTITIONS: String(PARTITIONS),
           GROUP_ID: `bench-consume-only-${uniqueSuffix()}`,
           EXPECTED: String(produced),
         },
@@ -167,7 +175,7 @@ export const consumer: Scenario = {
       const notes = [
         `${produced} events (${SITES.length} sites, 5-event visits, ~${Math.round(
           JSON.stringify(enrichedEvents({ sites: SITES }).next().value).length,
-        )} B of JSON each) produced as ingest produces them (acks=all, gzip, 1,000 per request) into ${PARTITIONS} partitions before either member started.`,
+        )} B of JSON each) produced as ingest produces them by default (acks=all, compression ${COMPRESSION}, 1,000 per request) into ${PARTITIONS} partitions before either member started.`,
         `Each time runs from the member having joined its group (the consumer's "consumer started" log line) to the last event: for the consumer, the first poll of \`SELECT count() FROM events\` (every 250 ms) that saw all of them; the consumer ran with its shipped defaults (up to 4 inserts in flight, batches of up to 10,000 events over one or more partitions, fetches answered at 1 MiB or 500 ms).`,
         finished
           ? ''
