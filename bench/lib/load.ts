@@ -117,11 +117,12 @@ export function startProcess(
   });
 }
 
-/** Resident set size of a process in MB, from /proc (Linux). */
-export async function rssMb(pid: number): Promise<number> {
+/** Resident set size of a process in MB, now or at its highest so far, from /proc (Linux). */
+export async function rssMb(pid: number, which: 'now' | 'peak' = 'now'): Promise<number> {
   const { readFile } = await import('node:fs/promises');
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  const field = which === 'peak' ? /VmHWM:\s+(\d+)/ : /VmRSS:\s+(\d+)/;
+  const kb = Number(field.exec(status)?.[1] ?? 0);
   return Math.round(kb / 1024);
 }
 

@@ -6,7 +6,7 @@ import { ensureTopics } from '@tidemark/kafka';
 import { uniqueSuffix } from '../../test/support/names';
 import { cpuMicrosPer, CpuSampler, describeCpu, type CpuSummary } from '../lib/cpu';
 import { enrichedEvents } from '../lib/events';
-import { startProcess, waitForLine } from '../lib/load';
+import { rssMb, startProcess, waitForLine } from '../lib/load';
 import { scrapeMetric, startConsumer, stopAll, type ServiceProcess } from '../lib/services';
 import { startBenchStack } from '../lib/stack';
 import { pollUntil, round } from '../lib/stats';
@@ -105,6 +105,7 @@ export const consumer: Scenario = {
       ]);
       const baselineDone = await waitForLine(baseline.child, /^done (\d+) (\d+) (\d+)$/, DRAIN_TIMEOUT_MS);
       const baselineUse = baselineCpu.stop();
+      const baselineRssPeak = await rssMb(baseline.child.pid!, 'peak');
       const baselineSeconds = (Number(baselineDone[3]) - Number(baseline.match[1])) / 1000;
       const invalid = Number(baselineDone[2]);
       await baseline.stop();
@@ -140,6 +141,7 @@ export const consumer: Scenario = {
         return Date.now();
       });
       const serviceUse = serviceCpu.stop();
+      const serviceRssPeak = await rssMb(service.child.pid!, 'peak');
       const serviceSeconds = (doneAt - started) / 1000;
       // Exactly once: no row more than produced, even after the last batches settle.
       const rows = await count();
@@ -159,6 +161,8 @@ export const consumer: Scenario = {
         consumer_seconds: round(serviceSeconds, 2),
         rows_in_clickhouse: rows,
         undecodable: invalid,
+        consume_only_rss_mb_peak: baselineRssPeak,
+        consumer_rss_mb_peak: serviceRssPeak,
       };
       const ratio = figures.consumer_events_per_second / figures.consume_only_events_per_second;
       const targets = {
@@ -181,6 +185,7 @@ export const consumer: Scenario = {
           ? ''
           : `The consumer did not load every event within ${DRAIN_TIMEOUT_MS / 1000} s: it loaded ${loaded}, and its rate is over that window.`,
         `The consumer stored ${batches} batches (mean ${Math.round(batchEvents / Math.max(1, batches))} events); their ClickHouse inserts took ${round(insertSeconds, 1)} s in all (mean ${Math.round((insertSeconds / Math.max(1, batches)) * 1000)} ms), i.e. ${round(insertSeconds / serviceSeconds, 2)} inserts in flight on average over the run; the engine host runs one query at a time, so concurrent inserts wait for each other there.`,
+        `Memory: peak RSS (VmHWM) over each member's life, ${baselineRssPeak} MB consume-only and ${serviceRssPeak} MB consumer. A member catching up holds a whole fetch until every batch of it is stored: up to 10 MB per partition as stored in Kafka (uncompressed here; a gzipped topic holds ~10 times the events in those bytes), and at most what the broker's \`fetch.max.bytes\` (55 MB by default) lets one fetch carry.`,
         `Consume-only: ${describeCpu(baselineUse)}`,
         `Consumer: ${describeCpu(serviceUse)}`,
         loaded > 0
