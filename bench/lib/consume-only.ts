@@ -7,6 +7,8 @@
  */
 import { Kafka, logLevel } from 'kafkajs';
 import { enrichedEventV1 } from '@tidemark/events';
+import { loadConfig } from '../../services/consumer/src/config';
+import { fetchLimits } from '../../services/consumer/src/event-loader';
 
 const env = (name: string) => {
   const value = process.env[name];
@@ -21,13 +23,13 @@ const kafka = new Kafka({
   brokers: env('KAFKA_BROKERS').split(','),
   logLevel: logLevel.NOTHING,
 });
-// The real consumer's defaults (services/consumer/src/config.ts and event-loader.ts).
+// The real consumer's fetch settings with its shipped defaults.
+const defaults = loadConfig({});
 const consumer = kafka.consumer({
   groupId: env('GROUP_ID'),
-  maxWaitTimeInMs: 500,
-  minBytes: 1024 * 1024,
-  maxBytesPerPartition: 10_000 * 1024,
-  maxBytes: 128 * 1024 * 1024,
+  maxWaitTimeInMs: defaults.BATCH_MAX_WAIT_MS,
+  minBytes: defaults.BATCH_MIN_BYTES,
+  ...fetchLimits({ maxBatchEvents: defaults.BATCH_MAX_EVENTS, maxBytes: defaults.FETCH_MAX_BYTES }),
   allowAutoTopicCreation: false,
 });
 

@@ -41,6 +41,13 @@ export const consumerEnv = z.object({
   /** The broker answers a fetch early once this much data is there: larger means fewer, bigger inserts. */
   BATCH_MIN_BYTES: envInt(1024 * 1024, { min: 1 }),
   /**
+   * Most bytes one fetch may carry over all partitions, as stored in Kafka (compressed, when ingest
+   * compresses). A process catching up holds a whole fetch until every batch of it is stored, so
+   * this bounds its memory; the broker's own `fetch.max.bytes` (55 MB by default) caps it as well.
+   * An uncompressed event takes ~0.8 KB; gzipped (ingest's KAFKA_COMPRESSION=gzip), ~10 times less.
+   */
+  FETCH_MAX_BYTES: envInt(50 * 1024 * 1024, { min: 64 * 1024, max: 1024 * 1024 * 1024 }),
+  /**
    * A member silent this long is dropped from the group and its partitions move to the others.
    * Shorter means faster takeover after a crash, but a longer pause (GC, slow host) costs a rebalance.
    */

@@ -29,6 +29,8 @@ export interface EventLoaderOptions {
   maxBatchEvents: number;
   maxWaitMs: number;
   minBytes: number;
+  /** Most bytes one fetch carries over all partitions. */
+  maxBytes: number;
   /** ClickHouse inserts in flight at once. */
   concurrency: number;
   sessionTimeoutMs: number;
@@ -61,6 +63,15 @@ const LOST_OWNERSHIP = new Set([
 const lostOwnership = (err: unknown) => LOST_OWNERSHIP.has((err as { type?: string }).type ?? '');
 
 const rangesOf = (batch: Batch<KafkaMessage>) => batch.slices.map(rangeLabel);
+
+/** kafkajs' fetch size limits: one fetch may hold a whole batch for a partition (events are well under 1 KiB each). */
+export const fetchLimits = (opts: Pick<EventLoaderOptions, 'maxBatchEvents' | 'maxBytes'>) => ({
+  maxBytesPerPartition: Math.min(
+    opts.maxBytes,
+    Math.max(1024 * 1024, Math.min(opts.maxBatchEvents * 1024, 64 * 1024 * 1024)),
+  ),
+  maxBytes: opts.maxBytes,
+});
 
 /**
  * Loads the events topic into ClickHouse exactly once (see batcher.ts for the protocol), and tells
@@ -108,9 +119,7 @@ export class EventLoader {
       heartbeatInterval: this.heartbeatIntervalMs,
       maxWaitTimeInMs: opts.maxWaitMs,
       minBytes: opts.minBytes,
-      // One fetch may hold a whole batch for a partition (events are well under 1 KiB each).
-      maxBytesPerPartition: Math.max(1024 * 1024, Math.min(opts.maxBatchEvents * 1024, 64 * 1024 * 1024)),
-      maxBytes: 128 * 1024 * 1024,
+      ...fetchLimits(opts),
       allowAutoTopicCreation: false,
     });
     this.producer = opts.kafka.producer({

@@ -89,6 +89,7 @@ await runService({
       maxBatchEvents: config.BATCH_MAX_EVENTS,
       maxWaitMs: config.BATCH_MAX_WAIT_MS,
       minBytes: config.BATCH_MIN_BYTES,
+      maxBytes: config.FETCH_MAX_BYTES,
       concurrency: config.CONSUMER_CONCURRENCY,
       sessionTimeoutMs: config.CONSUMER_SESSION_TIMEOUT_MS,
       pauseBeforeCommitMs: config.CONSUMER_TEST_PAUSE_BEFORE_COMMIT_MS,
