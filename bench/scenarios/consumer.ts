@@ -11,6 +11,7 @@ import { scrapeMetric, startConsumer, stopAll, type ServiceProcess } from '../li
 import { startBenchStack } from '../lib/stack';
 import { pollUntil, round } from '../lib/stats';
 import type { Scenario } from '../run';
+import { loadConfig as loadConsumerConfig } from '../../services/consumer/src/config';
 import { loadConfig as loadIngestConfig } from '../../services/ingest/src/config';
 
 /** Events produced before either consumer starts; fewer if producing them takes longer than the budget. */
@@ -22,6 +23,7 @@ const DRAIN_TIMEOUT_MS = 60_000;
 const SITES = Array.from({ length: 40 }, () => randomUUID());
 /** Ingest's shipped KAFKA_COMPRESSION, so the topic holds what a default deployment's does. */
 const COMPRESSION = loadIngestConfig({}).KAFKA_COMPRESSION;
+const consumerDefaults = loadConsumerConfig({});
 
 /**
  * The consumer's load path (decode, exactly-once plan/commit, ClickHouse insert with its
@@ -180,12 +182,12 @@ export const consumer: Scenario = {
         `${produced} events (${SITES.length} sites, 5-event visits, ~${Math.round(
           JSON.stringify(enrichedEvents({ sites: SITES }).next().value).length,
         )} B of JSON each) produced as ingest produces them by default (acks=all, compression ${COMPRESSION}, 1,000 per request) into ${PARTITIONS} partitions before either member started.`,
-        `Each time runs from the member having joined its group (the consumer's "consumer started" log line) to the last event: for the consumer, the first poll of \`SELECT count() FROM events\` (every 250 ms) that saw all of them; the consumer ran with its shipped defaults (up to 4 inserts in flight, batches of up to 10,000 events over one or more partitions, fetches answered at 1 MiB or 500 ms).`,
+        `Each time runs from the member having joined its group (the consumer's "consumer started" log line) to the last event: for the consumer, the first poll of \`SELECT count() FROM events\` (every 250 ms) that saw all of them; the consumer ran with its shipped defaults (up to ${consumerDefaults.CONSUMER_CONCURRENCY} inserts in flight, batches of up to ${consumerDefaults.BATCH_MAX_EVENTS} events over one or more partitions, fetches answered at ${Math.round(consumerDefaults.BATCH_MIN_BYTES / 1024)} KiB or ${consumerDefaults.BATCH_MAX_WAIT_MS} ms).`,
         finished
           ? ''
           : `The consumer did not load every event within ${DRAIN_TIMEOUT_MS / 1000} s: it loaded ${loaded}, and its rate is over that window.`,
         `The consumer stored ${batches} batches (mean ${Math.round(batchEvents / Math.max(1, batches))} events); their ClickHouse inserts took ${round(insertSeconds, 1)} s in all (mean ${Math.round((insertSeconds / Math.max(1, batches)) * 1000)} ms), i.e. ${round(insertSeconds / serviceSeconds, 2)} inserts in flight on average over the run; the engine host runs one query at a time, so concurrent inserts wait for each other there.`,
-        `Memory: peak RSS (VmHWM) over each member's life, ${baselineRssPeak} MB consume-only and ${serviceRssPeak} MB consumer. A member catching up holds a whole fetch until every batch of it is stored: up to 10 MB per partition as stored in Kafka (uncompressed here; a gzipped topic holds ~10 times the events in those bytes), and at most what the broker's \`fetch.max.bytes\` (55 MB by default) lets one fetch carry.`,
+        `Memory: peak RSS (VmHWM) over each member's life, ${baselineRssPeak} MB consume-only and ${serviceRssPeak} MB consumer. A member catching up holds a whole fetch until every batch of it is stored: up to \`FETCH_MAX_BYTES\` (${Math.round(consumerDefaults.FETCH_MAX_BYTES / 2 ** 20)} MiB by default; services/consumer/README.md) as stored in Kafka, uncompressed here; a gzipped topic holds ~10 times the events in those bytes.`,
         `Consume-only: ${describeCpu(baselineUse)}`,
         `Consumer: ${describeCpu(serviceUse)}`,
         loaded > 0
