@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { CompressionTypes, Kafka, logLevel, Partitioners } from 'kafkajs';
+import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { createClickHouse } from '@tidemark/clickhouse';
 import { eventMessageKey } from '@tidemark/events';
-import { ensureTopics } from '@tidemark/kafka';
+import { COMPRESSION_CODECS, ensureTopics } from '@tidemark/kafka';
 import { uniqueSuffix } from '../../test/support/names';
 import { cpuMicrosPer, CpuSampler, describeCpu, type CpuSummary } from '../lib/cpu';
 import { enrichedEvents } from '../lib/events';
@@ -72,7 +72,7 @@ export const consumer: Scenario = {
             .send({
               topic,
               acks: -1,
-              compression: COMPRESSION === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None,
+              compression: COMPRESSION_CODECS[COMPRESSION],
               messages,
             })
             .finally(() => inflight.delete(send));

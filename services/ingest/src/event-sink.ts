@@ -1,4 +1,11 @@
-import { CompressionTypes, Partitioners, type Admin, type Kafka, type Producer } from '@tidemark/kafka';
+import {
+  COMPRESSION_CODECS,
+  Partitioners,
+  type Admin,
+  type CompressionName,
+  type Kafka,
+  type Producer,
+} from '@tidemark/kafka';
 import type { Component } from '@tidemark/runtime';
 import { ApiError } from '@tidemark/http';
 import type { Logger } from '@tidemark/logging';
@@ -19,7 +26,7 @@ export interface EventSinkOptions {
   ackTimeoutMs: number;
   lingerMs: number;
   batchMax: number;
-  compression: 'gzip' | 'none';
+  compression: CompressionName;
 }
 
 interface Pending {
@@ -257,7 +264,7 @@ export class EventSink {
           topic: this.opts.topic,
           acks: -1,
           timeout: this.opts.ackTimeoutMs,
-          compression: this.opts.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None,
+          compression: COMPRESSION_CODECS[this.opts.compression],
           messages,
         }),
       )
