@@ -71,6 +71,26 @@ describe('BatchPlanner', () => {
     expect(shape(planner.take())).toEqual(shape(a));
   });
 
+  it('weighs what it holds until a batch is done, loading included, and nothing after a clear', () => {
+    type Sized = Message & { size: number };
+    const sized = (from: number, to: number): Sized[] => messages(from, to).map((m) => ({ ...m, size: 10 }));
+    const planner = new BatchPlanner<Sized>('events', 15, (m) => m.size);
+    planner.open(0, nothingCommitted).add(sized(0, 9));
+    planner.open(1, nothingCommitted).add(sized(0, 9));
+    // Added twice: counted once.
+    planner.get(0)?.add(sized(5, 14));
+    expect(planner.held).toBe(250);
+    const first = planner.take() as Batch<Sized>;
+    expect(planner.held).toBe(250);
+    planner.release(first);
+    expect(planner.held).toBe(250);
+    const again = planner.take() as Batch<Sized>;
+    planner.done(again);
+    expect(planner.held).toBe(250 - 10 * again.slices.reduce((n, s) => n + s.messages.length, 0));
+    planner.clear();
+    expect(planner.held).toBe(0);
+  });
+
   it('ignores messages it already holds or that were already committed', () => {
     const planner = new BatchPlanner<Message>('events', 100);
     const batcher = planner.open(0, { offset: '5', metadata: null });

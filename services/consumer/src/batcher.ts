@@ -159,6 +159,8 @@ type PlanState = 'none' | 'waiting' | 'ready' | 'deleted';
 /** The fetched-but-unloaded messages of one partition, and the plan found at its committed offset. */
 export class PartitionBatcher<M extends OffsetMessage> {
   private pending: M[] = [];
+  /** Sum of `sizeOf` over `pending`. */
+  private pendingSize = 0;
   /** First offset not covered by a committed batch; undefined while nothing was ever committed. */
   private next: bigint | undefined;
   plan: Plan | undefined;
@@ -166,6 +168,7 @@ export class PartitionBatcher<M extends OffsetMessage> {
   constructor(
     readonly partition: number,
     committed: CommittedOffset,
+    private readonly sizeOf: (message: M) => number = () => 1,
   ) {
     const offset = BigInt(committed.offset);
     this.next = offset >= 0n ? offset : undefined;
@@ -180,11 +183,17 @@ export class PartitionBatcher<M extends OffsetMessage> {
       const expected = tail ? BigInt(tail.offset) + 1n : this.next;
       if (expected !== undefined && offset < expected) continue;
       this.pending.push(message);
+      this.pendingSize += this.sizeOf(message);
     }
   }
 
   get hasPending(): boolean {
     return this.pending.length > 0;
+  }
+
+  /** What the pending messages weigh (`sizeOf`), those in a batch being loaded included. */
+  get held(): number {
+    return this.pendingSize;
   }
 
   /** Whether this partition's planned range has been fetched whole, or is gone from the log. */
@@ -218,7 +227,9 @@ export class PartitionBatcher<M extends OffsetMessage> {
   /** The range up to `last` is stored and committed: the next batch starts after it. */
   done(last: string): void {
     const end = BigInt(last);
-    this.pending = this.pending.filter((m) => BigInt(m.offset) > end);
+    const kept = this.pending.findIndex((m) => BigInt(m.offset) > end);
+    for (const m of this.pending.slice(0, kept < 0 ? undefined : kept)) this.pendingSize -= this.sizeOf(m);
+    this.pending = kept < 0 ? [] : this.pending.slice(kept);
     this.next = end + 1n;
     this.plan = undefined;
   }
@@ -238,14 +249,23 @@ export class BatchPlanner<M extends OffsetMessage> {
   constructor(
     readonly topic: string,
     private readonly maxEvents: number,
+    /** A message's weight in `held`: 1 counts messages; the loader weighs bytes. */
+    private readonly sizeOf: (message: M) => number = () => 1,
   ) {}
 
   get(partition: number): PartitionBatcher<M> | undefined {
     return this.batchers.get(partition);
   }
 
+  /** What every partition's fetched but uncommitted messages weigh, those being loaded included. */
+  get held(): number {
+    let sum = 0;
+    for (const batcher of this.batchers.values()) sum += batcher.held;
+    return sum;
+  }
+
   open(partition: number, committed: CommittedOffset): PartitionBatcher<M> {
-    const batcher = new PartitionBatcher<M>(partition, committed);
+    const batcher = new PartitionBatcher<M>(partition, committed, this.sizeOf);
     this.batchers.set(partition, batcher);
     return batcher;
   }

@@ -22,7 +22,7 @@ import {
  * commit (widened by CONSUMER_TEST_PAUSE_BEFORE_COMMIT_MS): the next owner of the partition must
  * re-form the same batch, so ClickHouse drops it instead of counting it twice.
  */
-describe('consumer: crashes between insert and commit', () => {
+describe('consumer: crashes and rebalances between insert and commit', () => {
   const kafka = testKafka();
   let config: ClickHouseConfig;
   let clickhouse: ClickHouse;
@@ -65,6 +65,7 @@ describe('consumer: crashes between insert and commit', () => {
     }
   };
 
+  const joins = (c: ConsumerProcess) => c.logs().filter((r) => r.msg === 'joined the consumer group').length;
   const storedNonEmptyBatch = (r: LogRecord) => r.msg === 'batch stored' && Number(r.events) > 0;
   const replayLogs = (c: ConsumerProcess) => c.logs().filter((r) => r.msg === 'replaying a planned batch');
   const replays = (c: ConsumerProcess) => replayLogs(c).length;
@@ -111,6 +112,57 @@ describe('consumer: crashes between insert and commit', () => {
       expect(replayedAcrossPartitions).toBeGreaterThanOrEqual(1);
       await expectExact(site, 300);
       expect(await last.stop('SIGTERM')).toBe(0);
+    },
+  );
+
+  it(
+    'commits nothing for a batch a rebalance took away, and keeps totals exact as members come and go',
+    { timeout: 240_000 },
+    async () => {
+      const names = suiteNames();
+      const site = generateSite(300, 8);
+      // a waits 3 s between storing each batch and committing it: the rebalance b causes finds
+      // batches of a stored and uncommitted, whose partitions b may load to the end meanwhile.
+      const a = start(names, 3_000);
+      await a.waitForLog((r) => r.msg === 'joined the consumer group', 90_000);
+      await produce(kafka, names.topic, site.events);
+      await a.waitForLog(storedNonEmptyBatch, 90_000);
+      const b = start(names, 0);
+      await b.waitForLog((r) => r.msg === 'joined the consumer group', 90_000);
+      await waitForEvents(clickhouse, site.siteId, site.events.length, 120_000);
+      // Everything is stored; once every batch is committed the group's offsets are the log's
+      // ends, and stay there. A late commit of a batch of a's assignment before the rebalance
+      // would move a partition b loaded since back to where that batch ended, with no plan.
+      const admin = kafka.admin();
+      await admin.connect();
+      const committedAtEnd = async () => {
+        const [ends, [committed]] = await Promise.all([
+          admin.fetchTopicOffsets(names.topic),
+          admin.fetchOffsets({ groupId: names.groupId, topics: [names.topic] }),
+        ]);
+        const at = new Map((committed?.partitions ?? []).map((p) => [p.partition, p.offset]));
+        return ends.every((e) => at.get(e.partition) === e.offset);
+      };
+      try {
+        const deadline = Date.now() + 90_000;
+        while (!(await committedAtEnd())) {
+          if (Date.now() > deadline) throw new Error('the group never committed every stored batch');
+          await sleep(500);
+        }
+        // Past every commit pause a began before the rebalance.
+        await sleep(4_000);
+        expect(await committedAtEnd()).toBe(true);
+      } finally {
+        await admin.disconnect();
+      }
+      const joinsBefore = joins(b);
+      expect(await a.stop('SIGTERM')).toBe(0);
+      running.delete(a);
+      // b reads every partition from the committed offsets: nothing is left to load, or replay.
+      await b.waitForLog((r) => r.msg === 'joined the consumer group' && joins(b) > joinsBefore, 90_000);
+      await sleep(2_000);
+      await expectExact(site, 300);
+      expect(await b.stop('SIGTERM')).toBe(0);
     },
   );
 

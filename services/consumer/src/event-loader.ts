@@ -64,6 +64,9 @@ const lostOwnership = (err: unknown) => LOST_OWNERSHIP.has((err as { type?: stri
 
 const rangesOf = (batch: Batch<KafkaMessage>) => batch.slices.map(rangeLabel);
 
+/** What loads need of kafkajs' consumer-group session; any eachBatch payload of the run provides it. */
+type GroupSession = Pick<EachBatchPayload, 'commitOffsetsIfNecessary' | 'heartbeat' | 'isRunning'>;
+
 /** kafkajs' fetch size limits: one fetch may hold a whole batch for a partition (events are well under 1 KiB each). */
 export const fetchLimits = (opts: Pick<EventLoaderOptions, 'maxBatchEvents' | 'maxBytes'>) => ({
   maxBytesPerPartition: Math.min(
@@ -95,7 +98,18 @@ export class EventLoader {
   /** The newest high watermark seen per partition, for the lag metric. */
   private readonly highWatermarks = new Map<number, string>();
   private inFlight = 0;
-  private readonly slotWaiters: (() => void)[] = [];
+  /** Loads in flight, which shutdown waits for. */
+  private readonly loads = new Set<Promise<void>>();
+  /** eachBatch calls waiting for a load to finish before they let kafkajs fetch again. */
+  private readonly progressWaiters: (() => void)[] = [];
+  /** The group session of the latest eachBatch: loads commit and heartbeat through it. */
+  private session: GroupSession | undefined;
+  /** A load's error that kafkajs must see: the next eachBatch of that assignment throws it. */
+  private lost: { assignment: number; err: unknown } | undefined;
+  /** Shutdown began: no batch is started, and failed ones stop retrying. */
+  private stopping = false;
+  /** Between the end of an assignment and the next GROUP_JOIN: nothing starts or commits. */
+  private rejoining = false;
   /** The group's committed offsets, read once per assignment. */
   private committed: Promise<Map<number, CommittedOffset>> | undefined;
   /** Bumped on every assignment, so work begun under an older one cannot install stale state. */
@@ -107,7 +121,11 @@ export class EventLoader {
 
   constructor(private readonly opts: EventLoaderOptions) {
     this.heartbeatIntervalMs = Math.min(3_000, Math.floor(opts.sessionTimeoutMs / 3));
-    this.planner = new BatchPlanner(opts.topic, opts.maxBatchEvents);
+    this.planner = new BatchPlanner<KafkaMessage>(
+      opts.topic,
+      opts.maxBatchEvents,
+      (m) => (m.value?.length ?? 0) + (m.key?.length ?? 0),
+    );
     this.consumer = opts.kafka.consumer({
       groupId: opts.groupId,
       // Round-robin only while members of an older release (which offer nothing else) are in the group.
@@ -130,9 +148,17 @@ export class EventLoader {
     });
     this.admin = opts.kafka.admin();
 
-    const { GROUP_JOIN, HEARTBEAT, FETCH, CRASH, STOP } = this.consumer.events;
+    const { GROUP_JOIN, HEARTBEAT, FETCH, CRASH, STOP, REBALANCING, REQUEST } = this.consumer.events;
+    // The assignment ends when kafkajs sets out to rejoin, and at the latest when a JoinGroup answer
+    // arrives, whatever made it rejoin (a rebalance, an expired session, a restart): this event
+    // comes before kafkajs reads the answer's new generation. See `commit` for why.
+    this.consumer.on(REBALANCING, () => this.endAssignment());
+    this.consumer.on(REQUEST, ({ payload }) => {
+      if (payload.apiName === 'JoinGroup') this.endAssignment();
+    });
     this.consumer.on(GROUP_JOIN, ({ payload }) => {
       this.assignment++;
+      this.rejoining = false;
       this.planner.clear();
       this.owned = new Set(payload.memberAssignment[this.opts.topic] ?? []);
       this.committed = undefined;
@@ -143,7 +169,7 @@ export class EventLoader {
     this.consumer.on(HEARTBEAT, () => this.contact());
     this.consumer.on(FETCH, () => this.contact());
     this.consumer.on(CRASH, ({ payload }) => {
-      this.assignment++;
+      this.endAssignment();
       this.planner.clear();
       this.committed = undefined;
       this.failure = payload.restart ? undefined : payload.error.message;
@@ -186,8 +212,12 @@ export class EventLoader {
         if (silentMs > this.opts.sessionTimeoutMs)
           throw new Error(`no answer from the brokers for ${Math.round(silentMs / 1000)} s`);
       },
-      // kafkajs stops fetching, waits for the batch in flight (which finishes and commits), then leaves the group.
+      // No batch starts; those in flight finish and commit (a failing one stops retrying, uncommitted);
+      // then kafkajs stops fetching and leaves the group.
       onShutdown: async () => {
+        this.stopping = true;
+        for (const wake of this.progressWaiters.splice(0)) wake();
+        await Promise.all(this.loads);
         await this.consumer.disconnect();
         await this.producer.disconnect();
         await this.admin.disconnect();
@@ -202,6 +232,12 @@ export class EventLoader {
   private async onBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
     const assignment = this.assignment;
+    this.session = {
+      commitOffsetsIfNecessary: payload.commitOffsetsIfNecessary,
+      heartbeat: payload.heartbeat,
+      isRunning: payload.isRunning,
+    };
+    this.throwIfLost(assignment);
     const batcher = await this.batcherFor(batch.partition);
     if (!batcher) return;
     batcher.add(batch.messages);
@@ -212,37 +248,93 @@ export class EventLoader {
     if (tail) payload.resolveOffset(tail.offset);
     // The fetch's other partitions reach their eachBatch in this turn: let them add their messages.
     await nextTurn();
-    for (;;) {
-      if (!payload.isRunning() || payload.isStale() || assignment !== this.assignment) return;
-      if (this.inFlight >= this.opts.concurrency) {
-        await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
-        continue;
-      }
+    this.pump();
+    // kafkajs fetches again once every eachBatch of this fetch returned. Returning while batches are
+    // still being stored lets the next fetch (and kafkajs' parsing of it) run beside their inserts;
+    // waiting while a fetch's worth is held bounds what the process keeps in memory.
+    while (
+      this.planner.held >= this.opts.maxBytes &&
+      this.inFlight > 0 &&
+      this.accepting(assignment) &&
+      payload.isRunning() &&
+      !payload.isStale()
+    ) {
+      await new Promise<void>((resolve) => this.progressWaiters.push(resolve));
+      this.throwIfLost(assignment);
+    }
+  }
+
+  /** Whether batches of `assignment` may still commit. */
+  private current(assignment: number): boolean {
+    return assignment === this.assignment && !this.rejoining;
+  }
+
+  /** Whether batches of `assignment` may still be started or retried (a stored one may still commit). */
+  private accepting(assignment: number): boolean {
+    return this.current(assignment) && !this.stopping;
+  }
+
+  private endAssignment(): void {
+    this.assignment++;
+    this.rejoining = true;
+    for (const wake of this.progressWaiters.splice(0)) wake();
+  }
+
+  /**
+   * A load failed in a way kafkajs must handle: it rejoins the group (or retries, for any other
+   * error) when eachBatch throws, or on its own next failed heartbeat if no eachBatch comes.
+   */
+  private throwIfLost(assignment: number): void {
+    const lost = this.lost;
+    if (!lost || lost.assignment !== assignment) return;
+    this.lost = undefined;
+    throw lost.err;
+  }
+
+  /** Starts loading every batch that can be formed, up to `concurrency` in flight. */
+  private pump(): void {
+    const assignment = this.assignment;
+    while (this.inFlight < this.opts.concurrency && this.accepting(assignment) && this.session?.isRunning()) {
       const next = this.planner.take();
       if (!next) return;
       this.inFlight++;
-      let loaded = false;
-      try {
-        loaded = await this.load(next, payload);
-      } finally {
-        this.inFlight--;
-        // Every waiter looks again: one that finds nothing to take returns without passing the slot on.
-        for (const wake of this.slotWaiters.splice(0)) wake();
-        if (assignment === this.assignment) {
-          if (loaded) this.planner.done(next);
-          else this.planner.release(next);
-        }
-      }
-      if (!loaded) return;
-      for (const slice of next.slices) {
+      const loading = this.load(next, assignment)
+        .catch((err: unknown) => {
+          // Raised from the next eachBatch, so kafkajs rejoins the group (or restarts the consumer).
+          this.lost = { assignment, err };
+          if (lostOwnership(err))
+            this.opts.logger.warn(
+              { err: (err as Error).message, ranges: rangesOf(next) },
+              'the group is rebalancing; the batch is left to whoever owns its partitions next',
+            );
+          else this.opts.logger.error({ err, ranges: rangesOf(next) }, 'loading a batch failed');
+          return false;
+        })
+        .then((loaded) => this.settle(next, assignment, loaded))
+        .finally(() => this.loads.delete(loading));
+      this.loads.add(loading);
+    }
+  }
+
+  private settle(batch: Batch<KafkaMessage>, assignment: number, loaded: boolean): void {
+    this.inFlight--;
+    if (assignment === this.assignment) {
+      if (loaded) this.planner.done(batch);
+      else this.planner.release(batch);
+    }
+    if (loaded) {
+      for (const slice of batch.slices) {
         const highWatermark = this.highWatermarks.get(slice.partition) ?? slice.last;
         const lag = BigInt(highWatermark) - BigInt(slice.last) - 1n;
         this.opts.metrics.lag.set(
-          { topic: next.topic, partition: slice.partition },
+          { topic: batch.topic, partition: slice.partition },
           Number(lag > 0n ? lag : 0n),
         );
       }
+      // Its partitions are free again: what was fetched behind it can form the next batch.
+      this.pump();
     }
+    for (const wake of this.progressWaiters.splice(0)) wake();
   }
 
   private async batcherFor(partition: number): Promise<PartitionBatcher<KafkaMessage> | undefined> {
@@ -290,8 +382,11 @@ export class EventLoader {
     return this.committed;
   }
 
-  /** True once the batch is stored and committed; false if the consumer is stopping first. */
-  private async load(batch: Batch<KafkaMessage>, payload: EachBatchPayload): Promise<boolean> {
+  /**
+   * True once the batch is stored and committed; false if the consumer is stopping or the
+   * partitions were reassigned first (whoever reads them next replays the batch from its plan).
+   */
+  private async load(batch: Batch<KafkaMessage>, assignment: number): Promise<boolean> {
     const { logger, metrics } = this.opts;
     const rows: EventValues[] = [];
     const events: EnrichedEventV1[] = [];
@@ -320,12 +415,11 @@ export class EventLoader {
     try {
       for (let attempt = 1; ; attempt++) {
         try {
-          if (!stored) await this.store(batch, rows, payload);
+          if (!stored && !(await this.store(batch, rows, assignment))) return false;
           stored = true;
-          if (!notified) await this.whileHeartbeating(this.opts.notifier.notify(batch, events), payload);
+          if (!notified) await this.whileHeartbeating(this.opts.notifier.notify(batch, events));
           notified = true;
-          await this.finish(batch, rows.length, deadLetters, payload);
-          return true;
+          return await this.finish(batch, rows.length, deadLetters, assignment);
         } catch (err) {
           if (lostOwnership(err)) throw err;
           const notifying = stored && !notified;
@@ -338,7 +432,7 @@ export class EventLoader {
           );
           // Stop fetching its partitions until the batch is through: nothing behind it may be committed.
           resume ??= this.pause(batch);
-          if (!(await this.backoff(attempt, payload))) return false;
+          if (!(await this.backoff(attempt, assignment))) return false;
         }
       }
     } finally {
@@ -346,27 +440,23 @@ export class EventLoader {
     }
   }
 
-  /** Steps 1 and 2 of the protocol: record the plan, insert. */
-  private async store(
-    batch: Batch<KafkaMessage>,
-    rows: EventValues[],
-    payload: EachBatchPayload,
-  ): Promise<void> {
+  /** Steps 1 and 2 of the protocol: record the plan, insert. False if the partitions moved first. */
+  private async store(batch: Batch<KafkaMessage>, rows: EventValues[], assignment: number): Promise<boolean> {
     const { clickhouse, metrics } = this.opts;
-    if (rows.length === 0) return;
+    if (rows.length === 0) return true;
     const plan = batch.slices.map((s) => ({
       partition: s.partition,
       offset: s.first,
       metadata: encodePlan(batch.slices, s.partition, batch.into),
     }));
-    await this.commit(payload, batch.topic, plan);
+    if (!(await this.commit(assignment, batch.topic, plan))) return false;
     const started = process.hrtime.bigint();
     await this.whileHeartbeating(
       insertEvents(clickhouse, rows, { dedupToken: batch.dedupToken, table: batch.into }),
-      payload,
     );
     metrics.insertSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
     metrics.insertedEvents.inc(rows.length);
+    return true;
   }
 
   /** Steps 4 and 5: dead-letter what could not be decoded, commit the end of the batch. */
@@ -374,35 +464,44 @@ export class EventLoader {
     batch: Batch<KafkaMessage>,
     events: number,
     deadLetters: DeadLetter[],
-    payload: EachBatchPayload,
-  ): Promise<void> {
+    assignment: number,
+  ): Promise<boolean> {
     const { dlqTopic, metrics, logger, pauseBeforeCommitMs } = this.opts;
     if (deadLetters.length > 0) {
       await this.producer.send({ topic: dlqTopic, acks: -1, messages: deadLetters.map((d) => d.message) });
       for (const d of deadLetters) metrics.deadLetters.inc({ reason: d.reason });
     }
     logger.debug({ ranges: rangesOf(batch), events, deadLetters: deadLetters.length }, 'batch stored');
-    if (pauseBeforeCommitMs > 0) await this.whileHeartbeating(sleep(pauseBeforeCommitMs), payload);
+    if (pauseBeforeCommitMs > 0) await this.whileHeartbeating(sleep(pauseBeforeCommitMs));
     const ends = batch.slices.map((s) => ({
       partition: s.partition,
       offset: String(BigInt(s.last) + 1n),
       metadata: null,
     }));
-    await this.commit(payload, batch.topic, ends);
+    return this.commit(assignment, batch.topic, ends);
   }
 
   /**
-   * Commits through the batch payload, which goes straight to the group coordinator with this
-   * member's generation, in one request for all the partitions. (`consumer.commitOffsets` silently
-   * does nothing once `stop()` began, which would lose the plan or the final commit of the batch
-   * that shutdown lets finish.)
+   * Commits through the batch payload's session, which goes straight to the group coordinator with
+   * this member's generation, in one request for all the partitions. (`consumer.commitOffsets`
+   * silently does nothing once `stop()` began, which would lose the plan or the final commit of a
+   * batch that shutdown lets finish.)
+   *
+   * Kafka checks the generation, not who owns a partition: once this member has rejoined, a commit
+   * for a batch of the assignment before would be accepted, and could overwrite the plan of a batch
+   * the partition's new owner has recorded since. So a batch commits only while its assignment is
+   * current, and an assignment ends before kafkajs learns the next generation (see the REQUEST
+   * listener); until then the coordinator refuses the old generation's commits during a rebalance.
+   * False: not committed.
    */
-  private commit(
-    payload: EachBatchPayload,
+  private async commit(
+    assignment: number,
     topic: string,
     partitions: { partition: number; offset: string; metadata: string | null }[],
-  ) {
-    return payload.commitOffsetsIfNecessary({ topics: [{ topic, partitions }] });
+  ): Promise<boolean> {
+    if (!this.current(assignment) || !this.session) return false;
+    await this.session.commitOffsetsIfNecessary({ topics: [{ topic, partitions }] });
+    return true;
   }
 
   private pause(batch: Batch<KafkaMessage>): () => void {
@@ -436,10 +535,10 @@ export class EventLoader {
   }
 
   /** Keeps the group membership alive during an insert that may outlast the session timeout. */
-  private async whileHeartbeating<T>(work: Promise<T>, payload: EachBatchPayload): Promise<T> {
+  private async whileHeartbeating<T>(work: Promise<T>): Promise<T> {
     let lost: unknown;
     const timer = setInterval(() => {
-      payload.heartbeat().catch((err: unknown) => {
+      this.session?.heartbeat().catch((err: unknown) => {
         if (lostOwnership(err)) lost = err;
       });
     }, this.heartbeatIntervalMs);
@@ -452,18 +551,22 @@ export class EventLoader {
     }
   }
 
-  /** Waits before the next attempt; false when the consumer is stopping (the batch stays uncommitted). */
-  private async backoff(attempt: number, payload: EachBatchPayload): Promise<boolean> {
+  /**
+   * Waits before the next attempt; false when the consumer is stopping or the partitions were
+   * reassigned meanwhile (the batch stays uncommitted).
+   */
+  private async backoff(attempt: number, assignment: number): Promise<boolean> {
     const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (attempt - 1));
     const until = Date.now() + delay * (0.5 + Math.random() / 2);
+    const going = () => this.accepting(assignment) && this.session?.isRunning() === true;
     while (Date.now() < until) {
-      if (!payload.isRunning()) return false;
+      if (!going()) return false;
       await sleep(Math.min(250, until - Date.now()));
       // kafkajs sends at most one heartbeat per interval, so calling it often is cheap.
-      await payload.heartbeat().catch((err: unknown) => {
+      await this.session?.heartbeat().catch((err: unknown) => {
         if (lostOwnership(err)) throw err;
       });
     }
-    return payload.isRunning();
+    return going();
   }
 }
