@@ -29,8 +29,13 @@ export const consumerEnv = z.object({
   CONSUMER_GROUP_ID: z.string().min(1).default('tidemark-consumer'),
   /** Partitions of the events topic when this service creates it; an existing topic keeps its own. */
   TOPIC_PARTITIONS: envInt(12, { min: 1, max: 1_000 }),
-  /** Upper bound of one ClickHouse insert (one batch, over one or more partitions). */
-  BATCH_MAX_EVENTS: envInt(10_000, { min: 1, max: 1_000_000 }),
+  /**
+   * Upper bound of one ClickHouse insert (one batch, over one or more partitions). Each insert makes
+   * a part in `events` and in every view's table, which ClickHouse merges later: in the consumer
+   * benchmark 20,000 cost the engine ~19 µs per event against ~25 at 10,000, and loaded ~7% faster;
+   * 30,000 was slower again, one batch then taking most of a fetch (services/consumer/README.md).
+   */
+  BATCH_MAX_EVENTS: envInt(20_000, { min: 1, max: 1_000_000 }),
   /**
    * How long the broker may hold a fetch to gather BATCH_MIN_BYTES. Below that rate it is the pace
    * of inserts, and an event that arrives while a fetch's batch is being stored waits for it, this
@@ -42,11 +47,11 @@ export const consumerEnv = z.object({
   BATCH_MIN_BYTES: envInt(1024 * 1024, { min: 1 }),
   /**
    * Most bytes one fetch may carry over all partitions, as stored in Kafka (compressed, when ingest
-   * compresses). A process catching up holds a whole fetch until every batch of it is stored, so
-   * this bounds its memory; the broker's own `fetch.max.bytes` (55 MB by default) caps it as well.
-   * An uncompressed event takes ~0.8 KB; gzipped (ingest's KAFKA_COMPRESSION=gzip), ~10 times less.
-   * 24 MiB loaded as fast as 50 MiB in the consumer benchmark with ~120 MB less peak RSS; 8 MiB
-   * was ~20% slower (services/consumer/README.md).
+   * compresses); the broker's own `fetch.max.bytes` (55 MB by default) caps it as well. A process
+   * fetches again while it holds less than this uncommitted, so it holds up to about twice this:
+   * it bounds memory. An uncompressed event takes ~0.8 KB; gzipped (KAFKA_COMPRESSION=gzip), ~10
+   * times less. In the consumer benchmark 12 MiB loaded 5-10% slower than 24 MiB, with ~80 MB less
+   * peak RSS (services/consumer/README.md).
    */
   FETCH_MAX_BYTES: envInt(24 * 1024 * 1024, { min: 64 * 1024, max: 1024 * 1024 * 1024 }),
   /**

@@ -84,9 +84,11 @@ export const fetchLimits = (opts: Pick<EventLoaderOptions, 'maxBatchEvents' | 'm
  * them here. A retry resumes at the step that failed.
  *
  * kafkajs hands each fetch's partitions to `eachBatch` together and fetches again once every call
- * returned. Each call adds its messages to the planner, lets the others add theirs, then loads
- * batches while any can be formed; so at moderate rates one insert carries every partition of the
- * fetch, and under load up to `concurrency` inserts of `maxBatchEvents` run side by side.
+ * returned. Each call adds its messages to the planner, lets the others add theirs, then starts
+ * every batch that can be formed (up to `concurrency` in flight) and returns, unless the process
+ * holds `maxBytes` or more uncommitted: so the next fetch overlaps the inserts, at moderate rates
+ * one insert carries every partition of the fetch, and under load up to `concurrency` inserts of
+ * `maxBatchEvents` are in flight. A finished load starts what its partitions fetched meanwhile.
  */
 export class EventLoader {
   private readonly consumer: Consumer;
