@@ -469,6 +469,8 @@ export class EventLoader {
     assignment: number,
   ): Promise<boolean> {
     const { dlqTopic, metrics, logger, pauseBeforeCommitMs } = this.opts;
+    // The partitions' next owner replays the batch, dead letters included.
+    if (!this.current(assignment)) return false;
     if (deadLetters.length > 0) {
       await this.producer.send({ topic: dlqTopic, acks: -1, messages: deadLetters.map((d) => d.message) });
       for (const d of deadLetters) metrics.deadLetters.inc({ reason: d.reason });
