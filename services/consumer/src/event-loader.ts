@@ -252,7 +252,7 @@ export class EventLoader {
     await nextTurn();
     this.pump();
     // kafkajs fetches again once every eachBatch of this fetch returned. Returning while batches are
-    // still being stored lets the next fetch (and kafkajs' parsing of it) run beside their inserts;
+    // still being stored lets the next fetch, and the decoding of its batches, run beside their inserts;
     // waiting while a fetch's worth is held bounds what the process keeps in memory.
     while (
       this.planner.held >= this.opts.maxBytes &&
