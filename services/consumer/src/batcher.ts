@@ -227,9 +227,10 @@ export class PartitionBatcher<M extends OffsetMessage> {
   /** The range up to `last` is stored and committed: the next batch starts after it. */
   done(last: string): void {
     const end = BigInt(last);
-    const kept = this.pending.findIndex((m) => BigInt(m.offset) > end);
-    for (const m of this.pending.slice(0, kept < 0 ? undefined : kept)) this.pendingSize -= this.sizeOf(m);
-    this.pending = kept < 0 ? [] : this.pending.slice(kept);
+    const found = this.pending.findIndex((m) => BigInt(m.offset) > end);
+    const kept = found < 0 ? this.pending.length : found;
+    for (let i = 0; i < kept; i++) this.pendingSize -= this.sizeOf(this.pending[i] as M);
+    this.pending = this.pending.slice(kept);
     this.next = end + 1n;
     this.plan = undefined;
   }

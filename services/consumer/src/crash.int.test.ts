@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createClickHouse, type ClickHouse, type ClickHouseConfig } from '@tidemark/clickhouse';
-import { freshClickHouse } from '../../../test/support/stack';
+import { freshClickHouse, waitFor } from '../../../test/support/stack';
 import {
   countEvents,
   expectRollupsMatchRaw,
@@ -65,7 +65,8 @@ describe('consumer: crashes and rebalances between insert and commit', () => {
     }
   };
 
-  const joins = (c: ConsumerProcess) => c.logs().filter((r) => r.msg === 'joined the consumer group').length;
+  const joinedGroup = (r: LogRecord) => r.msg === 'joined the consumer group';
+  const joins = (c: ConsumerProcess) => c.logs().filter(joinedGroup).length;
   const storedNonEmptyBatch = (r: LogRecord) => r.msg === 'batch stored' && Number(r.events) > 0;
   const replayLogs = (c: ConsumerProcess) => c.logs().filter((r) => r.msg === 'replaying a planned batch');
   const replays = (c: ConsumerProcess) => replayLogs(c).length;
@@ -92,7 +93,7 @@ describe('consumer: crashes and rebalances between insert and commit', () => {
       let replayedAcrossPartitions = 0;
       for (let kill = 0; kill < 4; kill++) {
         const consumer = start(names, 1_500);
-        await consumer.waitForLog((r) => r.msg === 'joined the consumer group', 90_000);
+        await consumer.waitForLog(joinedGroup, 90_000);
         producing ??= produceSlowly(names.topic, site);
         await consumer.waitForLog(storedNonEmptyBatch, 90_000);
         await consumer.stop('SIGKILL');
@@ -124,11 +125,11 @@ describe('consumer: crashes and rebalances between insert and commit', () => {
       // a waits 3 s between storing each batch and committing it: the rebalance b causes finds
       // batches of a stored and uncommitted, whose partitions b may load to the end meanwhile.
       const a = start(names, 3_000);
-      await a.waitForLog((r) => r.msg === 'joined the consumer group', 90_000);
+      await a.waitForLog(joinedGroup, 90_000);
       await produce(kafka, names.topic, site.events);
       await a.waitForLog(storedNonEmptyBatch, 90_000);
       const b = start(names, 0);
-      await b.waitForLog((r) => r.msg === 'joined the consumer group', 90_000);
+      await b.waitForLog(joinedGroup, 90_000);
       await waitForEvents(clickhouse, site.siteId, site.events.length, 120_000);
       // Everything is stored; once every batch is committed the group's offsets are the log's
       // ends, and stay there. A late commit of a batch of a's assignment before the rebalance
@@ -144,11 +145,11 @@ describe('consumer: crashes and rebalances between insert and commit', () => {
         return ends.every((e) => at.get(e.partition) === e.offset);
       };
       try {
-        const deadline = Date.now() + 90_000;
-        while (!(await committedAtEnd())) {
-          if (Date.now() > deadline) throw new Error('the group never committed every stored batch');
-          await sleep(500);
-        }
+        await waitFor(async () => (await committedAtEnd()) || undefined, {
+          timeout: 90_000,
+          interval: 500,
+          message: 'the group to commit every stored batch',
+        });
         // Past every commit pause a began before the rebalance.
         await sleep(4_000);
         expect(await committedAtEnd()).toBe(true);
@@ -159,7 +160,7 @@ describe('consumer: crashes and rebalances between insert and commit', () => {
       expect(await a.stop('SIGTERM')).toBe(0);
       running.delete(a);
       // b reads every partition from the committed offsets: nothing is left to load, or replay.
-      await b.waitForLog((r) => r.msg === 'joined the consumer group' && joins(b) > joinsBefore, 90_000);
+      await b.waitForLog((r) => joinedGroup(r) && joins(b) > joinsBefore, 90_000);
       await sleep(2_000);
       await expectExact(site, 300);
       expect(await b.stop('SIGTERM')).toBe(0);
@@ -174,9 +175,7 @@ describe('consumer: crashes and rebalances between insert and commit', () => {
       const site = generateSite(200, 8);
       const a = start(names, 500);
       const b = start(names, 500);
-      await Promise.all(
-        [a, b].map((c) => c.waitForLog((r) => r.msg === 'joined the consumer group', 90_000)),
-      );
+      await Promise.all([a, b].map((c) => c.waitForLog(joinedGroup, 90_000)));
       const producing = produceSlowly(names.topic, site);
       await a.waitForLog(storedNonEmptyBatch, 90_000);
       await a.stop('SIGKILL');
@@ -186,7 +185,7 @@ describe('consumer: crashes and rebalances between insert and commit', () => {
       await waitForEvents(clickhouse, site.siteId, site.events.length, 120_000);
       await expectExact(site, 200);
       // The survivor took over the killed member's partitions.
-      const assignments = b.logs().filter((r) => r.msg === 'joined the consumer group');
+      const assignments = b.logs().filter(joinedGroup);
       const last = assignments.at(-1)?.assignment as Record<string, number[]>;
       expect(last[names.topic]).toHaveLength(3);
       expect(await b.stop('SIGTERM')).toBe(0);

@@ -218,7 +218,7 @@ export class EventLoader {
       // then kafkajs stops fetching and leaves the group.
       onShutdown: async () => {
         this.stopping = true;
-        for (const wake of this.progressWaiters.splice(0)) wake();
+        this.wakeProgressWaiters();
         await Promise.all(this.loads);
         await this.consumer.disconnect();
         await this.producer.disconnect();
@@ -276,10 +276,14 @@ export class EventLoader {
     return this.current(assignment) && !this.stopping;
   }
 
+  private wakeProgressWaiters(): void {
+    for (const wake of this.progressWaiters.splice(0)) wake();
+  }
+
   private endAssignment(): void {
     this.assignment++;
     this.rejoining = true;
-    for (const wake of this.progressWaiters.splice(0)) wake();
+    this.wakeProgressWaiters();
   }
 
   /**
@@ -336,7 +340,7 @@ export class EventLoader {
       // Its partitions are free again: what was fetched behind it can form the next batch.
       this.pump();
     }
-    for (const wake of this.progressWaiters.splice(0)) wake();
+    this.wakeProgressWaiters();
   }
 
   private async batcherFor(partition: number): Promise<PartitionBatcher<KafkaMessage> | undefined> {
