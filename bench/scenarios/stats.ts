@@ -4,6 +4,7 @@ import {
   loadSummaryCatalog,
   monthPartition,
   refreshClosedMonthSummaries,
+  refreshDimensionDays,
   type ClickHouse,
   type SummaryKind,
 } from '@tidemark/clickhouse';
@@ -34,7 +35,7 @@ const QUIET_SECONDS = 10;
  * Events made inside ClickHouse, as the consumer would insert them (so the materialized views fill
  * `sessions_v3` and the rollups): visits of four events 47 s apart, spread over the last 400 days
  * (about 17 events a minute for the site, so "now" has traffic too); visitors keep their country
- * and device; session ids carry their visit's start second as ingest makes them. Every tenth visit
+ * and device, and their id changes at each UTC midnight as ingest's does; session ids carry their visit's start second as ingest makes them. Every tenth visit
  * belongs to one of the other sites.
  *
  * Chunks go back in time, newest first (visits within an hour of their slot), as a stream
@@ -52,7 +53,7 @@ SELECT
   if(s % 10 = 9, {others:Array(UUID)}[1 + cityHash64(s, 'site') % {otherCount:UInt64}], {site:UUID}),
   fromUnixTimestamp64Milli(base + step * 47000, 'UTC'),
   if(step = 3 AND cityHash64(s, 'goal') % 8 = 0, 'signup', 'pageview'),
-  visitor,
+  cityHash64(visitor, intDiv(base + step * 47000, 86400000)),
   bitOr(bitShiftLeft(toUInt64(intDiv(base, 1000)), 32), s % 4294967296),
   'example.com',
   concat('/docs/', toString(toUInt32(pow((cityHash64(number, 'page') % 1000) / 1000, 3) * 300))),
@@ -222,6 +223,9 @@ export const stats: Scenario = {
       const summariesStarted = Date.now();
       const summaries = await refreshClosedMonthSummaries(clickhouse);
       const summariesSeconds = (Date.now() - summariesStarted) / 1000;
+      const dayTotalsStarted = Date.now();
+      const dayTotalMonths = await refreshDimensionDays(clickhouse, new Date());
+      const dayTotalsSeconds = (Date.now() - dayTotalsStarted) / 1000;
       const parts = await scalar(
         clickhouse,
         `SELECT count() FROM system.parts WHERE database = currentDatabase() AND active AND table IN ('events', 'sessions_v3')`,
@@ -305,6 +309,8 @@ export const stats: Scenario = {
         merges_settled: settled ? 1 : 0,
         summaries_built: summaries.length,
         summaries_build_seconds: round(summariesSeconds, 1),
+        day_total_months_built: dayTotalMonths.length,
+        day_total_build_seconds: round(dayTotalsSeconds, 1),
         active_parts_events_sessions: parts,
       };
       const sources: string[] = [];
@@ -345,12 +351,12 @@ export const stats: Scenario = {
       const kinds: SummaryKind[] = [
         'site_month',
         'sessions_month',
-        'dimension_month',
         'country_month',
         'visit_attributes_month',
       ];
       figures.summaries_valid_when_measured = kinds.every((kind) => valid.build(kind, previousMonth)) ? 1 : 0;
       await clickhouse.command({ query: 'TRUNCATE TABLE summary_builds' });
+      await clickhouse.command({ query: 'TRUNCATE TABLE rollup_dimensions_per_day' });
       await new Promise((resolve) => setTimeout(resolve, 1500));
       const ratios: Record<string, number> = {};
       for (const m of queries.filter((q) => SUMMARIZED.has(q.name))) {
@@ -374,9 +380,9 @@ export const stats: Scenario = {
       );
       const notes = [
         `Data: ${siteEvents} events of the measured site (Europe/Berlin) and ${otherEvents} of ${OTHER_SITES} other sites over ${DAYS} days, ${sessions} visits of the site, generated in ${round(generateSeconds)} s by ${Math.ceil(inserted / CHUNK)} \`INSERT INTO events SELECT ... FROM numbers(offset, ${CHUNK})\` statements (bench/scenarios/stats.ts \`GENERATE\`), so the materialized views filled \`sessions_v3\` and the rollups as for consumer inserts; the raw table keeps ${stack.env.RAW_RETENTION_DAYS} days (${rawRetained} of the site's raw events were still there when measuring: the TTL drops older ones as parts merge).${inserted < total ? ` The target was ${TARGET_EVENTS} events for the site; generation on this machine's embedded engine stopped at the ${GENERATE_BUDGET_MS / 1000} s budget.` : ''}`,
-        `What the figures pay for. Closed months: an unfiltered aggregate whose period holds the end of a UTC month reads closed months from the summaries the worker builds (libs/clickhouse/src/summaries.ts; here ${summaries.length} builds in ${round(summariesSeconds, 1)} s, run once after the merges settled, as the worker does within SUMMARY_REFRESH_INTERVAL): 12 months read the rest of their first month as one visitor state, whole months as one state per month or one from January to a month, and visit totals as a row per month, instead of 35,040 fifteen-minute states and 2.3 M visits; 30 days read the rest of the previous month the same way. The rest of a period is read from the sources: visits from \`sessions_v3\` with FINAL (about ${Math.round(sessions / DAYS)} visits a day here), visitor counts by merging one uniq state per 15-minute rollup bucket. The page and country breakdowns depend on the day of the month they run: breakdown_page_30d reads the whole UTC days of closed months as one state per page and day (here ${closedDays} of its 30 days, read so from 7 on), the rest as one state per page and 15 minutes (~12 k per day); either way most of its time is merging ~700 k visitor hashes, which day states do not shrink, since a visitor rarely views a page in two buckets of a day. The country breakdown reads its visitors and pageviews of closed months' whole UTC days as one state per country and day (\`country_month\`), the rest as one state per country, region and city every 15 minutes; its visits are read one by one (country is a plain value, cheap to read per visit, whose day rows wait for 60 days). breakdown_channel_12m, which no target names, reads the visits of closed months' whole UTC days as one row per channel and day (\`visit_attributes_month\`) and only the rest visit by visit. breakdown_page_7d_filtered needs raw events for which visits viewed each page and reads the visits themselves from \`sessions_v3\`, so its answer says from_rollups true; its p99 target is the raw one. Realtime is the api's own cost and one small raw query.`,
+        `What the figures pay for. Closed months: an unfiltered aggregate whose period holds the end of a UTC month reads closed months from the summaries the worker builds (libs/clickhouse/src/summaries.ts; here ${summaries.length} builds in ${round(summariesSeconds, 1)} s, run once after the merges settled, as the worker does within SUMMARY_REFRESH_INTERVAL): 12 months read the rest of their first month as one visitor state, whole months as one state per month or one from January to a month, and visit totals as a row per month, instead of 35,040 fifteen-minute states and 2.3 M visits; 30 days read the rest of the previous month the same way. The rest of a period is read from the sources: visits from \`sessions_v3\` with FINAL (about ${Math.round(sessions / DAYS)} visits a day here), visitor counts by merging one uniq state per 15-minute rollup bucket. breakdown_page_30d reads every whole UTC day before today as one row per page and day with its visitors counted (day totals, libs/clickhouse/src/dimension-days.ts: ${dayTotalMonths.length} months built in ${round(dayTotalsSeconds, 1)} s after the summaries; visitor ids change at UTC midnight as ingest's do, so a page's visitors are the sum of its days'), after checking that each day's events agree with its 15-minute rows (~12 k rows a day), and the rest of the period (today, and its first hour, before its first UTC midnight) as one state per page and 15 minutes; without day totals it merges ~700 k visitor hashes. The country breakdown depends on the day of the month it runs (here ${closedDays} of its 30 days are in a closed month): it reads its visitors and pageviews of closed months' whole UTC days as one state per country and day (\`country_month\`), the rest as one state per country, region and city every 15 minutes; its visits are read one by one (country is a plain value, cheap to read per visit, whose day rows wait for 60 days). breakdown_channel_12m, which no target names, reads the visits of closed months' whole UTC days as one row per channel and day (\`visit_attributes_month\`) and only the rest visit by visit. breakdown_page_7d_filtered needs raw events for which visits viewed each page and reads the visits themselves from \`sessions_v3\`, so its answer says from_rollups true; its p99 target is the raw one. Realtime is the api's own cost and one small raw query.`,
         `Each figure: ${SAMPLES} sequential requests after ${WARMUP} warm-ups, from this process to the api process (HTTP, JSON), one at a time. meta.from_rollups of each: ${sources.join(', ')}.`,
-        `Same-run baseline: the summaries of the previous month were ${figures.summaries_valid_when_measured ? 'valid' : 'NOT all valid'} when the figures above were taken; then every build was forgotten (TRUNCATE summary_builds) and ${[...SUMMARIZED].join(', ')} were measured again as above, reading the rollups and \`sessions_v3\` alone (\`*_without_summaries_p50_ms\`; the ratios divide the figure by it). Their answers were the same.`,
+        `Same-run baseline: the summaries of the previous month were ${figures.summaries_valid_when_measured ? 'valid' : 'NOT all valid'} when the figures above were taken; then every build was forgotten (TRUNCATE summary_builds) and the day totals dropped (TRUNCATE rollup_dimensions_per_day), and ${[...SUMMARIZED].join(', ')} were measured again as above, reading the rollups and \`sessions_v3\` alone (\`*_without_summaries_p50_ms\`; the ratios divide the figure by it). Their answers were the same.`,
         `The ClickHouse behind it is the embedded engine host (chdb in one process, one query at a time, 2 cores), not a server. Measuring began ${settled ? `once the bulk load's background merges had finished and every month of sessions_v3 was one part (${round(settleSeconds)} s after it; ${parts} active parts of events and sessions_v3)` : `after waiting ${round(settleSeconds)} s for the bulk load's background merges, which were still running (${parts} active parts of events and sessions_v3)`}; no OPTIMIZE was forced.`,
         `CPU while measuring: ${describeCpu(use)}`,
       ].join('\n\n');

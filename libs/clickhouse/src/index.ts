@@ -34,6 +34,7 @@ export {
   ROLLUP_SITE_TABLE,
   type RollupDimension,
 } from './tables/rollups.table';
+export { DIMENSION_DAYS_TABLE, refreshDimensionDays } from './dimension-days';
 export {
   DIMENSIONS_SUMMARY_TABLE,
   SUMMARIZED_VISIT_ATTRIBUTES,

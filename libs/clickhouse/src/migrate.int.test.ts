@@ -235,7 +235,7 @@ describe('ClickHouse migrations: 010 moves sessions_v2 into sessions_v3, first a
     const before = await fromV2();
     expect(before).toEqual(await fromRaw());
     // A build of each kind, as the worker of the release before left them.
-    for (const kind of ['sessions_month', 'visit_attributes_month', 'site_month']) {
+    for (const kind of ['sessions_month', 'visit_attributes_month', 'site_month', 'dimension_month']) {
       await ch.insert({
         table: 'summary_builds',
         format: 'JSONEachRow',
@@ -260,6 +260,7 @@ describe('ClickHouse migrations: 010 moves sessions_v2 into sessions_v3, first a
     expect(await migrateClickHouse(config, { rawRetentionDays: RAW_DAYS })).toEqual([
       '010_sessions_min_tuples.sql',
       '011_drop_sessions_v2.sql',
+      '012_dimension_days.sql',
     ]);
     expect(await fromV3()).toEqual(before);
     expect(await fromV3Final()).toEqual(
@@ -274,7 +275,8 @@ describe('ClickHouse migrations: 010 moves sessions_v2 into sessions_v3, first a
     expect(tables).toContain('sessions_v3_mv_v1');
     expect(tables).not.toContain('sessions_v2');
     expect(tables).not.toContain('sessions_v2_mv_v1');
-    // Builds of sessions_v2's parts are forgotten, with their rows; the others stay.
+    // Builds of sessions_v2's parts are forgotten, with their rows, and so are the dimension day
+    // states that day totals replace; the others stay.
     expect(await rows<{ kind: string }>('SELECT kind FROM summary_builds')).toEqual([{ kind: 'site_month' }]);
     expect(await rows('SELECT * FROM sessions_summary')).toEqual([]);
 

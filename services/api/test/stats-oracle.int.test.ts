@@ -1,4 +1,4 @@
-import { refreshClosedMonthSummaries } from '@tidemark/clickhouse';
+import { refreshClosedMonthSummaries, refreshDimensionDays } from '@tidemark/clickhouse';
 import { generateSiteTraffic, prng } from '@tidemark/stats-query/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshClickHouse, freshPostgres } from '../../../test/support/stack';
@@ -179,10 +179,12 @@ beforeAll(async () => {
     });
   }
   await loadEvents(main.clickhouse, all, 5);
-  // As the worker does: closed months summarized, so long periods of `main` read the summaries
-  // (rawOnly and rollupsOnly, forced to one source, never do) and must still match the oracle.
+  // As the worker does: closed months summarized and day totals built, so long periods of `main`
+  // read them (rawOnly and rollupsOnly, forced to one source, never do) and must still match the
+  // oracle.
   const built = await refreshClosedMonthSummaries(main.clickhouse, { now: new Date(NOW) });
   expect(built.filter((b) => b.kind === 'site_year_prefix').length).toBeGreaterThan(0);
+  expect((await refreshDimensionDays(main.clickhouse, new Date(NOW))).length).toBeGreaterThan(1);
 }, 180_000);
 
 afterAll(async () => {

@@ -59,6 +59,18 @@ afterAll(async () => {
   await clickhouse?.close();
 });
 
+/** Last month's day totals of its page: visitors and pageviews of the visits' day. */
+async function pageDay(): Promise<string | undefined> {
+  const rs = await clickhouse.query({
+    query: `SELECT visitors, pageviews FROM rollup_dimensions_per_day
+             WHERE site_id = {site:UUID} AND dimension = 'page' AND day = {day:Date}`,
+    query_params: { site: SITE, day: lastMonth().toISOString().slice(0, 10) },
+    format: 'JSONEachRow',
+  });
+  const [row] = await rs.json<{ visitors: string; pageviews: string }>();
+  return row && `${row.visitors} visitors, ${row.pageviews} pageviews`;
+}
+
 describe('the worker summarizes closed months', () => {
   it('builds last month once, and again after a late event changes it', async () => {
     const first = await waitFor(
@@ -69,6 +81,10 @@ describe('the worker summarizes closed months', () => {
       { timeout: 30_000, message: 'last month summarized' },
     );
     expect(first.map((b) => b.split(' ')[0]).sort()).toEqual(['sessions_month', 'site_month']);
+    await waitFor(async () => ((await pageDay()) === '1 visitors, 1 pageviews' ? true : undefined), {
+      timeout: 30_000,
+      message: "last month's day totals built",
+    });
 
     await visit(new Date(lastMonth().getTime() + 3_600_000), 2);
     const second = await waitFor(
@@ -86,8 +102,12 @@ describe('the worker summarizes closed months', () => {
         .map((b) => b.split(' ')[0])
         .sort(),
     ).toEqual(['sessions_month', 'site_month']);
+    await waitFor(async () => ((await pageDay()) === '2 visitors, 2 pageviews' ? true : undefined), {
+      timeout: 30_000,
+      message: "last month's day totals rebuilt",
+    });
     // Counted once the job's run is over, which is after its last builds row.
-    for (const kind of ['sessions_month', 'site_month']) {
+    for (const kind of ['sessions_month', 'site_month', 'dimension_days']) {
       await waitFor(
         async () =>
           counterValue(await worker!.metrics(), 'tidemark_summary_builds_total', { kind }) >= 2

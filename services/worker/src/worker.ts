@@ -1,5 +1,10 @@
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
-import { refreshClosedMonthSummaries, SUMMARY_REFRESH_LOCK_ID, type ClickHouse } from '@tidemark/clickhouse';
+import {
+  refreshClosedMonthSummaries,
+  refreshDimensionDays,
+  SUMMARY_REFRESH_LOCK_ID,
+  type ClickHouse,
+} from '@tidemark/clickhouse';
 import { withAdvisoryLock, type Pool } from '@tidemark/db';
 import type { Logger } from '@tidemark/logging';
 import {
@@ -110,12 +115,15 @@ export async function startJobWorkers(deps: JobWorkersDeps): Promise<Component[]
     ),
     // One run at a time across every worker process (the lock), as a run deletes rows it does not know.
     createWorker(ctx, QUEUE_NAMES.maintenance, maintenanceJob, 1, async () => {
-      const built = await refreshClosedMonthSummaries(deps.summariesClickhouse, {
-        lock: (work) => withAdvisoryLock(deps.pool, SUMMARY_REFRESH_LOCK_ID, work),
-      });
+      const { built, dayMonths } = await withAdvisoryLock(deps.pool, SUMMARY_REFRESH_LOCK_ID, async () => ({
+        built: await refreshClosedMonthSummaries(deps.summariesClickhouse),
+        dayMonths: await refreshDimensionDays(deps.summariesClickhouse, new Date()),
+      }));
       for (const b of built) metrics.summaryBuilds.inc({ kind: b.kind });
+      if (dayMonths.length > 0) metrics.summaryBuilds.inc({ kind: 'dimension_days' }, dayMonths.length);
       if (built.length > 0) logger.info({ built }, 'closed-month summaries built');
-      return { built: built.length };
+      if (dayMonths.length > 0) logger.info({ months: dayMonths }, 'dimension day rows rebuilt');
+      return { built: built.length, dimensionDayMonths: dayMonths.length };
     }),
   ];
 

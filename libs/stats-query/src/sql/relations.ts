@@ -30,6 +30,7 @@ import {
   MIN_SUMMARIZED_PLAIN_DAYS,
   monthsTouched,
   planAttributeReads,
+  daysIn,
   planDayReads,
   planSiteReads,
   planVisitReads,
@@ -93,6 +94,12 @@ function rawEventValue(sc: Scope, property: Property): { expr: string; where?: s
 }
 
 /*
+ * A breakdown's visitors of a value are the sum of each UTC day's: ingest keys visitor ids by a
+ * salt that rotates at UTC midnight (libs/enrichment/src/visitor-id.ts), so no id is on two UTC
+ * days and the sum is the number of distinct ids. Day sums let whole days be read as counts
+ * (`rollup_dimensions_per_day`) instead of merging every visitor's hash, and every source of a
+ * breakdown (raw events, 15-minute rows, day rows) counts the same way, so they agree.
+ *
  * Visitors are `uniq`, on raw events as in the rollups' `uniqState`: ClickHouse's adaptive
  * sampling counter, deterministic (the merged states of any split of the rows equal the state of
  * all of them), so both sources give the same number for the same rows. It is exact up to 65536
@@ -143,14 +150,39 @@ export function rawEventPart(
     `timestamp < ${sc.end}`,
     ...filters.map((f) => eventFilterCondition(sc.p, f, sc.goals)),
   ];
-  let group: string | undefined;
-  if (grouping.kind === 'bucket') group = bucketKeyExpr(grouping.interval, 'timestamp', sc.offset);
   if (grouping.kind === 'property') {
     const value = rawEventValue(sc, grouping.property);
-    group = value.expr;
     if (value.where) where.push(value.where);
+    return byDay(columns, RAW_EVENT_AGGREGATES, TABLES.events, where, value.expr, 'toDate(timestamp)');
   }
+  const group =
+    grouping.kind === 'bucket' ? bucketKeyExpr(grouping.interval, 'timestamp', sc.offset) : undefined;
   return select(aggregates(columns, RAW_EVENT_AGGREGATES), TABLES.events, where, group);
+}
+
+/**
+ * Event metrics of `from` by `group`, visitors summed over UTC days (see the note on visitors
+ * above): each (value, day) aggregated, then each value's days added up.
+ */
+function byDay<C extends EventColumn>(
+  columns: readonly C[],
+  exprs: Record<C, string>,
+  from: string,
+  where: readonly string[],
+  group: string,
+  day: string,
+): string {
+  const perDay = [
+    `SELECT ${[`${group} AS g`, `${day} AS d`, ...aggregates(columns, exprs)].join(', ')}`,
+    `FROM ${from}`,
+    ...(where.length ? [`WHERE ${and(where)}`] : []),
+    'GROUP BY g, d',
+  ].join('\n    ');
+  return [
+    `SELECT ${['g', ...columns.map((c) => `sum(${c}) AS ${c}`)].join(', ')}`,
+    `FROM (\n    ${perDay}\n  )`,
+    'GROUP BY g',
+  ].join('\n  ');
 }
 
 /** Event metrics from the rollup `choice` (see `planner.chooseEventRollup`). */
@@ -209,14 +241,14 @@ export function rollupEventPart(
         ? `toString(${LOCATION_COLUMNS[property as keyof typeof LOCATION_COLUMNS]})`
         : value;
   }
-  // Timeseries group by local buckets, which the summaries' UTC days do not hold.
-  if (table === TABLES.dimensionRollup && grouping.kind !== 'bucket' && sc.summarizable) {
-    const reads = planDayReads('dimension_month', sc.dayPieces, sc.summaries!);
-    if (reads.length > 0) return dimensionDays(sc, columns, reads, conditions, group);
+  if (grouping.kind !== 'property') {
+    return select(aggregates(columns, ROLLUP_EVENT_AGGREGATES), table, bounded(sc, conditions), group);
+  }
+  if (choice.table === 'dimension' && sc.summarizable && daysIn(sc.dayPieces) >= MIN_DAY_TOTAL_DAYS) {
+    return dimensionDayTotals(sc, choice.dimension, columns, conditions);
   }
   if (
-    table === TABLES.locationRollup &&
-    grouping.kind === 'property' &&
+    choice.table === 'locations' &&
     grouping.property === 'country' &&
     conditions.length === 0 &&
     sc.summarizable
@@ -224,11 +256,74 @@ export function rollupEventPart(
     const reads = planDayReads('country_month', sc.dayPieces, sc.summaries!);
     if (reads.length > 0) return countryDays(sc, columns, reads);
   }
-  return select(
-    aggregates(columns, ROLLUP_EVENT_AGGREGATES),
-    table,
-    [`site_id = ${sc.site}`, `bucket >= ${sc.start}`, `bucket < ${sc.end}`, ...conditions],
-    group,
+  return byDay(columns, ROLLUP_EVENT_AGGREGATES, table, bounded(sc, conditions), group!, 'toDate(bucket)');
+}
+
+/** Rollup rows of the site and the period that meet `conditions`. */
+const bounded = (sc: Scope, conditions: readonly string[]) => [
+  `site_id = ${sc.site}`,
+  `bucket >= ${sc.start}`,
+  `bucket < ${sc.end}`,
+  ...conditions,
+];
+
+/**
+ * Day totals are read from a week of whole UTC days on, the threshold of the closed months' day
+ * rows (MIN_SUMMARIZED_DAYS): a shorter period has few hashes to save, and the check and the
+ * second source cost a few milliseconds whatever the period.
+ */
+const MIN_DAY_TOTAL_DAYS = 7;
+
+/**
+ * A breakdown of one dimension (`conditions`: on `dimension` and `value`) with the whole UTC days
+ * whose totals agree with their 15-minute rows read from `rollup_dimensions_per_day`, a row per
+ * value and day with visitors counted, and the rest from the 15-minute rows a day at a time. A day
+ * agrees when its `events` are the same in both: they only grow, so a day that gained events since
+ * its build (a late event) is read from the 15-minute rows until the worker rebuilds it.
+ */
+function dimensionDayTotals(
+  sc: Scope,
+  dimension: string,
+  columns: readonly EventColumn[],
+  conditions: readonly string[],
+): string {
+  const pieces = sc.dayPieces;
+  const from = pieces[0]!.from;
+  const to = pieces.at(-1)!.to;
+  const eventsByDay = (table: string, day: string, where: readonly string[]) =>
+    `SELECT ${day} AS day, sum(events) AS events FROM ${table}\n      WHERE ${and([
+      `site_id = ${sc.site}`,
+      `dimension = '${dimension}'`,
+      ...where,
+    ])}\n      GROUP BY day`;
+  const agreeing = `(SELECT groupArray(day) FROM (
+      ${eventsByDay(TABLES.dimensionDays, 'day', [`day >= ${sc.p.day(from)}`, `day < ${sc.p.day(to)}`])}
+    ) AS built
+    INNER JOIN (
+      ${eventsByDay(TABLES.dimensionRollup, 'toDate(bucket)', [`bucket >= ${sc.p.instant(from)}`, `bucket < ${sc.p.instant(to)}`])}
+    ) AS source USING (day, events))`;
+  const days = `${agreeing} AS agreeing`;
+  const cells = ['value', 'day AS d', 'visitors', 'pageviews', 'events'];
+  const totals = select(cells, TABLES.dimensionDays, [
+    `site_id = ${sc.site}`,
+    `day >= ${sc.p.day(from)}`,
+    `day < ${sc.p.day(to)}`,
+    'has(agreeing, day)',
+    ...conditions,
+  ]);
+  const rest = [
+    'SELECT value, toDate(bucket) AS d, uniqMerge(visitors) AS visitors, sum(pageviews) AS pageviews, sum(events) AS events',
+    `FROM ${TABLES.dimensionRollup}`,
+    `WHERE ${and([...bounded(sc, conditions), 'NOT has(agreeing, toDate(bucket))'])}`,
+    'GROUP BY value, d',
+  ].join('\n  ');
+  const sums: Record<EventColumn, string> = {
+    e_visitors: 'sum(visitors)',
+    e_pageviews: 'sum(pageviews)',
+    e_events: 'sum(events)',
+  };
+  return [`WITH ${days}`, select(aggregates(columns, sums), unionAll([totals, rest]), [], 'value')].join(
+    '\n',
   );
 }
 
@@ -242,26 +337,6 @@ function bucketsOutside(sc: Scope, reads: readonly SummaryRead[]): string[] {
       (r) => `NOT (bucket >= ${sc.p.instant(r.from)} AND bucket < ${sc.p.instant(r.to)})`,
     ),
   ];
-}
-
-/**
- * Dimension rows of the period with `reads` (see `planDayReads`) standing for their
- * stretches: day rows of `rollup_dimensions_summary` there, 15-minute rows for the rest. A 30-day
- * page breakdown then merges a state per page and day instead of per page and 15 minutes; `uniq`
- * merges to the same state whatever the grouping of its inputs, so the answer is the same.
- */
-function dimensionDays(
-  sc: Scope,
-  columns: readonly EventColumn[],
-  reads: readonly SummaryRead[],
-  conditions: readonly string[],
-  group: string | undefined,
-): string {
-  const cells = ['dimension', 'value', 'visitors', 'pageviews', 'events'];
-  const fine = [...bucketsOutside(sc, reads), ...conditions];
-  const coarse = [`site_id = ${sc.site}`, summaryDays(sc, reads), ...conditions];
-  const from = [select(cells, TABLES.dimensionRollup, fine), select(cells, TABLES.dimensionsSummary, coarse)];
-  return select(aggregates(columns, ROLLUP_EVENT_AGGREGATES), unionAll(from), [], group);
 }
 
 /** The day rows of `reads`' builds inside their stretches. */
@@ -283,14 +358,18 @@ const summaryDays = (sc: Scope, reads: readonly SummaryRead[]) =>
 function countryDays(sc: Scope, columns: readonly EventColumn[], reads: readonly SummaryRead[]): string {
   const cells = ['visitors', 'pageviews', 'events'];
   const from = [
-    select(['toString(country) AS value', ...cells], TABLES.locationRollup, bucketsOutside(sc, reads)),
-    select(['value', ...cells], TABLES.dimensionsSummary, [
+    select(
+      ['toString(country) AS value', 'toDate(bucket) AS d', ...cells],
+      TABLES.locationRollup,
+      bucketsOutside(sc, reads),
+    ),
+    select(['value', 'day AS d', ...cells], TABLES.dimensionsSummary, [
       `site_id = ${sc.site}`,
       "dimension = 'country'",
       summaryDays(sc, reads),
     ]),
   ];
-  return select(aggregates(columns, ROLLUP_EVENT_AGGREGATES), unionAll(from), [], 'value');
+  return byDay(columns, ROLLUP_EVENT_AGGREGATES, unionAll(from), [], 'value', 'd');
 }
 
 /**

@@ -1,4 +1,5 @@
 import {
+  DIMENSION_DAYS_TABLE,
   DIMENSIONS_SUMMARY_TABLE,
   SESSIONS_SUMMARY_TABLE,
   SESSIONS_TABLE,
@@ -21,6 +22,7 @@ export const TABLES = {
   sessions: SESSIONS_TABLE,
   siteRollup: 'rollup_site_per_15m',
   dimensionRollup: 'rollup_dimensions_per_15m',
+  dimensionDays: DIMENSION_DAYS_TABLE,
   locationRollup: 'rollup_locations_per_15m',
   siteSummary: SITE_SUMMARY_TABLE,
   sessionsSummary: SESSIONS_SUMMARY_TABLE,

@@ -4,6 +4,7 @@ import {
   loadSummaryCatalog,
   migrateClickHouse,
   refreshClosedMonthSummaries,
+  refreshDimensionDays,
   type ClickHouse,
   type SummaryCatalog,
   type SummaryKind,
@@ -186,9 +187,6 @@ describe('closed-month summaries', () => {
       'country_month 202601',
       'country_month 202602',
       'country_month 202603',
-      'dimension_month 202601',
-      'dimension_month 202602',
-      'dimension_month 202603',
       'sessions_month 202601',
       'sessions_month 202602',
       'sessions_month 202603',
@@ -201,6 +199,8 @@ describe('closed-month summaries', () => {
       'visit_attributes_month 202602',
       'visit_attributes_month 202603',
     ]);
+    // Day totals: every month with whole UTC days before NOW, April's first four days included.
+    expect(await refreshDimensionDays(ch, NOW)).toEqual(['202601', '202602', '202603', '202604']);
     expect(await answers(BERLIN)).toEqual(same(before));
     expect(await visitAnswers(BERLIN)).toEqual(same(visitsBy.rollups));
     expect(await answers(QUARTER)).toEqual(same(quarter));
@@ -212,6 +212,7 @@ describe('closed-month summaries', () => {
     });
     // Nothing changed: a second run builds nothing.
     expect(await refreshClosedMonthSummaries(ch, { now: NOW })).toEqual([]);
+    expect(await refreshDimensionDays(ch, NOW)).toEqual([]);
   });
 
   it('reads a month that changed after its build from its sources, until the next build', async () => {
@@ -242,13 +243,14 @@ describe('closed-month summaries', () => {
     const rebuilt = await refreshClosedMonthSummaries(ch, { now: NOW, supersededGraceMs: 0 });
     expect(names(rebuilt)).toEqual([
       'country_month 202602',
-      'dimension_month 202602',
       'sessions_month 202602',
       'site_month 202602',
       'site_year_prefix 202602',
       'site_year_prefix 202603',
       'visit_attributes_month 202602',
     ]);
+    expect(await refreshDimensionDays(ch, NOW)).toEqual(['202602']);
+    expect(await dimensionAnswers(BERLIN)).toEqual(same(lateDimensions));
     expect(await answers(BERLIN)).toEqual(same(late));
     expect(await visitAnswers(BERLIN)).toEqual(same(lateVisits));
     // The next run drops the superseded builds (no grace here), rows and all.
@@ -347,11 +349,11 @@ describe('closed-month summaries', () => {
     const quarterAfter = await aggregate(context(QUARTER, await catalog()), ['pageviews']);
     expect(Number(quarterAfter!.pageviews)).toBe(Number(quarter!.pageviews) + 9);
 
-    // Day rows: the Berlin period's whole UTC days are January 25 on, to April 3 (April unbuilt).
-    const page = (build: string, day: string, value: string) => ({
+    // Country day rows: the Berlin period's whole UTC days are January 25 on, to April 3 (April unbuilt).
+    const country = (build: string, day: string, value: string) => ({
       build_id: build,
       site_id: SITE,
-      dimension: 'page',
+      dimension: 'country',
       day,
       value,
       pageviews: 1000,
@@ -361,28 +363,34 @@ describe('closed-month summaries', () => {
       table: 'rollup_dimensions_summary',
       format: 'JSONEachRow',
       values: [
-        page(await buildOf('dimension_month', '202601'), '2026-01-25', '/inside'),
-        page(await buildOf('dimension_month', '202601'), '2026-01-24', '/before'),
-        page(await buildOf('dimension_month', '202602'), '2026-02-11', '/inside'),
-      ],
-    });
-    await ch.insert({
-      table: 'rollup_dimensions_summary',
-      format: 'JSONEachRow',
-      values: [
-        { ...page(await buildOf('country_month', '202602'), '2026-02-11', 'ZZ'), dimension: 'country' },
-        { ...page(await buildOf('country_month', '202601'), '2026-01-24', 'YY'), dimension: 'country' },
+        country(await buildOf('country_month', '202602'), '2026-02-11', 'ZZ'),
+        country(await buildOf('country_month', '202601'), '2026-01-24', 'YY'),
       ],
     });
     const countries = await breakdown(context(BERLIN, await catalog()), 'country');
     expect(countries).toContainEqual(expect.objectContaining({ value: 'ZZ', pageviews: 1000 }));
     expect(countries.map((r) => r.value)).not.toContain('YY');
+
+    // Day totals of the period's whole UTC days are read; those of other days are not. Rows with
+    // no events keep each day's totals in agreement with its 15-minute rows.
+    const pageDay = (day: string, value: string) => ({
+      site_id: SITE,
+      dimension: 'page',
+      day,
+      value,
+      visitors: 1000,
+      pageviews: 0,
+      events: 0,
+    });
+    await ch.insert({
+      table: 'rollup_dimensions_per_day',
+      format: 'JSONEachRow',
+      values: [pageDay('2026-02-11', '/planted'), pageDay('2026-01-24', '/before')],
+    });
     const pages = await breakdown(context(BERLIN, await catalog()), 'page');
-    expect(pages).toContainEqual(expect.objectContaining({ value: '/inside', pageviews: 2000 }));
+    expect(pages).toContainEqual(expect.objectContaining({ value: '/planted', visitors: 1000 }));
     expect(pages.map((r) => r.value)).not.toContain('/before');
-    expect(await breakdown(context(BERLIN), 'page')).not.toContainEqual(
-      expect.objectContaining({ value: '/inside' }),
-    );
+    expect((await breakdown(context(BERLIN), 'page')).map((r) => r.value)).not.toContain('/planted');
 
     // Visit day rows: a built partition's rows of the period's whole UTC days are read, whichever
     // month the day is in; rows of other days are not.

@@ -67,16 +67,16 @@ export const planVisitReads = (pieces: readonly MonthPiece[], catalog: SummaryCa
 const MIN_SUMMARIZED_DAYS = 7;
 
 /** Days in `ranges`. */
-const daysIn = (ranges: ReadonlyArray<{ from: Date; to: Date }>) =>
+export const daysIn = (ranges: ReadonlyArray<{ from: Date; to: Date }>) =>
   ranges.reduce((n, r) => n + (r.to.getTime() - r.from.getTime()) / DAY_MS, 0);
 
 /**
  * The day rows of `rollup_dimensions_summary` that answer the period's `pieces`, where valid builds
- * of `kind` have them (`dimension_month`; `country_month` for countries of the location rollup);
- * none when they would hold under `MIN_SUMMARIZED_DAYS`.
+ * of `kind` (`country_month`: countries of the location rollup) have them; none when they would
+ * hold under `MIN_SUMMARIZED_DAYS`.
  */
 export function planDayReads(
-  kind: 'dimension_month' | 'country_month',
+  kind: 'country_month',
   pieces: readonly MonthPiece[],
   catalog: SummaryCatalog,
 ): SummaryRead[] {

@@ -256,13 +256,14 @@ const SITE_AGENTS = [
 
 /**
  * A year or more of one site's traffic, shaped like what ingest produces, for tests that compare
- * the stats api with a computation of their own: visitors keep their place and device; a visit's
- * first event carries its referrer, channel and utm values (later ones come from the site
- * itself); visits hold pageviews on several hostnames, signups and downloads with properties,
- * outbound clicks, heatmap clicks and scroll depth; session ids are made from the visit's start
- * as ingest makes them. Events of a visit are at least a millisecond apart, so which event is
- * first or last never depends on how ClickHouse orders event ids; visits still start anywhere,
- * across midnights and clock changes. Deterministic for a seed.
+ * the stats api with a computation of their own: visitors keep their place and device, and their
+ * id changes at each UTC midnight as ingest's does (a visit running past it goes on as a new one,
+ * as under ingest); a visit's first event carries its referrer, channel and utm values (later ones
+ * come from the site itself); visits hold pageviews on several hostnames, signups and downloads
+ * with properties, outbound clicks, heatmap clicks and scroll depth; session ids are made from the
+ * visit's start as ingest makes them. Events of a visit are at least a millisecond apart, so which
+ * event is first or last never depends on how ClickHouse orders event ids; visits still start
+ * anywhere, across local midnights and clock changes. Deterministic for a seed.
  */
 export function generateSiteTraffic(opts: SiteTrafficOptions): EventInput[] {
   const random = prng(opts.seed);
@@ -286,13 +287,21 @@ export function generateSiteTraffic(opts: SiteTrafficOptions): EventInput[] {
       // Regulars come back often: the square skews picks towards the first visitors.
       const person = people[Math.floor(random() ** 2 * people.length)]!;
       const source = pick(TRAFFIC_SOURCES);
-      const sessionId = sessionIdAt(new Date(t), Math.floor(random() * 2 ** 32));
+      const sessionBits = Math.floor(random() * 2 ** 32);
+      let sessionId = sessionIdAt(new Date(t), sessionBits);
+      let utcDay = Math.floor(t / DAY_MS);
       const steps = random() < 0.4 ? 1 : 2 + Math.floor(random() * 7);
       for (let i = 0; i < steps && t < end; i++) {
+        // Past UTC midnight ingest hashes the visitor under the new day's salt, finds no running
+        // session for that id and starts one.
+        if (Math.floor(t / DAY_MS) !== utcDay) {
+          utcDay = Math.floor(t / DAY_MS);
+          sessionId = sessionIdAt(new Date(t), (sessionBits ^ utcDay) >>> 0);
+        }
         const page = pick(SITE_PAGES);
         const base: Record<string, unknown> = {
           event_id: `${hex(8)}-${hex(4)}-4${hex(3)}-a${hex(3)}-${hex(12)}`,
-          visitor_id: person.id,
+          visitor_id: (BigInt(person.id) * 100_000n + BigInt(utcDay)).toString(),
           session_id: sessionId,
           hostname: page.startsWith('/docs')
             ? 'docs.example.com'

@@ -1,0 +1,109 @@
+import type { ClickHouse } from './client';
+import { ROLLUP_DIMENSIONS_TABLE } from './tables/rollups.table';
+
+/*
+ * Day totals of the dimension rollup (infra/clickhouse/migrations/012_dimension_days.sql): one row
+ * per site, dimension, UTC day and value, visitors counted, for every UTC day before today. The
+ * stats read a day from here while it agrees with its 15-minute rows (`DIMENSION_DAYS_CHECK`).
+ */
+
+export const DIMENSION_DAYS_TABLE = 'rollup_dimensions_per_day';
+const STAGING_TABLE = 'rollup_dimensions_per_day_staging';
+const CHECKS_TABLE = 'rollup_dimensions_per_day_checks';
+
+const DAY_MS = 86_400_000;
+
+/**
+ * The (site, dimension, day) groups of one month whose totals disagree between the 15-minute rows
+ * of its days before `{end}` and the day rows: a day not built yet, or one that gained events.
+ */
+const STALE_DAYS_SQL = `SELECT count() AS stale FROM (
+    SELECT site_id, dimension, toDate(bucket) AS day, sum(events) AS events
+      FROM ${ROLLUP_DIMENSIONS_TABLE}
+     WHERE _partition_id = {partition:String} AND bucket < {end:DateTime('UTC')}
+     GROUP BY site_id, dimension, day
+  ) AS source
+  FULL OUTER JOIN (
+    SELECT site_id, dimension, day, sum(events) AS events
+      FROM ${DIMENSION_DAYS_TABLE}
+     WHERE _partition_id = {partition:String}
+     GROUP BY site_id, dimension, day
+  ) AS built USING (site_id, dimension, day)
+  WHERE source.events != built.events`;
+
+/** A month's days before `{end}`; grouped along the source's order, so memory holds one site's dimension at a time. */
+const BUILD_SQL = `INSERT INTO ${STAGING_TABLE} (site_id, dimension, day, value, visitors, pageviews, events)
+  SELECT site_id, dimension, toDate(bucket) AS day, value, uniqMerge(visitors), sum(pageviews), sum(events)
+    FROM ${ROLLUP_DIMENSIONS_TABLE}
+   WHERE _partition_id = {partition:String} AND bucket < {end:DateTime('UTC')}
+   GROUP BY site_id, dimension, day, value
+  SETTINGS optimize_aggregation_in_order = 1`;
+
+const STAMPS_SQL = `SELECT partition_id AS partition, arrayStringConcat(arraySort(groupArray(name)), ',') AS parts
+    FROM system.parts
+   WHERE database = currentDatabase() AND active AND table = '${ROLLUP_DIMENSIONS_TABLE}'
+   GROUP BY partition_id`;
+
+const CHECKS_SQL = `SELECT partition, stamp FROM ${CHECKS_TABLE} FINAL`;
+
+/** The first instant after the whole UTC days of `partition` (`YYYYMM`) that are over at `now`. */
+function closedEnd(partition: string, now: Date): Date {
+  const monthEnd = Date.UTC(Number(partition.slice(0, 4)), Number(partition.slice(4)), 1);
+  return new Date(Math.min(monthEnd, Math.floor(now.getTime() / DAY_MS) * DAY_MS));
+}
+
+/** A partition id as ALTER takes it (no query parameters there); ids come from system.parts. */
+function partitionId(partition: string): string {
+  if (!/^\d{6}$/.test(partition)) throw new Error(`not a month partition id: ${partition}`);
+  return `'${partition}'`;
+}
+
+const dateTime = (at: Date) => at.toISOString().slice(0, 19).replace('T', ' ');
+
+/**
+ * Brings the day rows of every month up to its 15-minute rows: a month whose source partition
+ * changed since its last check (an insert, a merge, a deletion, or a new day over) has its totals
+ * compared, and is rebuilt whole when any day disagrees. Returns the months rebuilt. Safe to
+ * interrupt and to run again: a month is swapped in one step, and its check is recorded after.
+ * Runs under the summaries' lock (SUMMARY_REFRESH_LOCK_ID), so one process builds at a time.
+ */
+export async function refreshDimensionDays(clickhouse: ClickHouse, now: Date): Promise<string[]> {
+  const rows = async <T>(query: string, params: Record<string, unknown> = {}) =>
+    (await clickhouse.query({ query, query_params: params, format: 'JSONEachRow' })).json<T>();
+  const [stamps, checks] = await Promise.all([
+    rows<{ partition: string; parts: string }>(STAMPS_SQL),
+    rows<{ partition: string; stamp: string }>(CHECKS_SQL),
+  ]);
+  const checked = new Map(checks.map((c) => [c.partition, c.stamp]));
+  const rebuilt: string[] = [];
+  for (const { partition, parts } of stamps.sort((a, b) => a.partition.localeCompare(b.partition))) {
+    const end = closedEnd(partition, now);
+    if (end.getTime() <= Date.UTC(Number(partition.slice(0, 4)), Number(partition.slice(4)) - 1, 1)) continue;
+    // Taken before reading the rows: a change after it makes the next run look again.
+    const stamp = `${dateTime(end)}|${parts}`;
+    if (checked.get(partition) === stamp) continue;
+    const params = { partition, end: dateTime(end) };
+    const [{ stale } = { stale: 0 }] = await rows<{ stale: string | number }>(STALE_DAYS_SQL, params);
+    if (Number(stale) > 0) {
+      const dropStaged = `ALTER TABLE ${STAGING_TABLE} DROP PARTITION ID ${partitionId(partition)}`;
+      await clickhouse.command({ query: dropStaged });
+      await clickhouse.command({
+        query: BUILD_SQL,
+        query_params: params,
+        clickhouse_settings: { insert_deduplicate: 0 },
+      });
+      await clickhouse.command({
+        query: `ALTER TABLE ${DIMENSION_DAYS_TABLE} REPLACE PARTITION ID ${partitionId(partition)} FROM ${STAGING_TABLE}`,
+      });
+      await clickhouse.command({ query: dropStaged });
+      rebuilt.push(partition);
+    }
+    await clickhouse.insert({
+      table: CHECKS_TABLE,
+      format: 'JSONEachRow',
+      values: [{ partition, stamp, checked_at: new Date().toISOString().replace('T', ' ').replace('Z', '') }],
+      clickhouse_settings: { insert_deduplicate: 0 },
+    });
+  }
+  return rebuilt;
+}
