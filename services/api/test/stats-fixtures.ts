@@ -6,6 +6,8 @@ import {
   type EventRow,
 } from '@tidemark/clickhouse';
 import { createPool, type Pool } from '@tidemark/db';
+import { enrichedEventV1, eventMessageKey, type EnrichedEventV1 } from '@tidemark/events';
+import { createKafka } from '@tidemark/kafka';
 import { createLogger } from '@tidemark/logging';
 import { createMetricsRegistry } from '@tidemark/runtime';
 import type { Redis } from 'ioredis';
@@ -89,3 +91,40 @@ export const qs = (params: Record<string, string | number | undefined>) =>
       v === undefined ? [] : [[k, String(v)]],
     ),
   ).toString();
+
+/**
+ * Generated `events` rows as the messages ingest writes to Kafka (schema v1, validated here so a
+ * mismatch fails the test instead of landing in the dead-letter topic), produced to `topic` in
+ * ingest's order of arrival within each visitor (the message key).
+ */
+export async function produceEvents(
+  env: Record<string, string>,
+  rows: readonly Record<string, unknown>[],
+): Promise<void> {
+  const messages = rows.map((row) => {
+    const event: EnrichedEventV1 = enrichedEventV1.parse({
+      ...row,
+      v: 1,
+      timestamp: `${String(row.timestamp).replace(' ', 'T')}Z`,
+    });
+    return { key: eventMessageKey(event), value: JSON.stringify(event) };
+  });
+  const logger = createLogger({ name: 'stats-test-producer', level: 'warn', format: 'json' });
+  const producer = createKafka({
+    brokers: env.KAFKA_BROKERS!.split(','),
+    clientId: 'stats-test',
+    logger,
+  }).producer();
+  await producer.connect();
+  try {
+    for (let i = 0; i < messages.length; i += 2000) {
+      await producer.send({
+        topic: env.KAFKA_TOPIC_EVENTS!,
+        acks: -1,
+        messages: messages.slice(i, i + 2000),
+      });
+    }
+  } finally {
+    await producer.disconnect();
+  }
+}

@@ -1,9 +1,10 @@
 import { refreshClosedMonthSummaries, refreshDimensionDays } from '@tidemark/clickhouse';
 import { generateSiteTraffic, prng } from '@tidemark/stats-query/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freshClickHouse, freshPostgres } from '../../../test/support/stack';
+import { startPipeline, type RunningPipeline } from '../../../test/support/services';
+import { waitFor } from '../../../test/support/stack';
 import { call, createGoal, createSite, signup, createFunnel } from './helpers';
-import { loadEvents, qs, startStatsApi, type StatsTestApi } from './stats-fixtures';
+import { produceEvents, qs, startStatsApi, type StatsTestApi } from './stats-fixtures';
 import {
   addDays,
   breakdownPage,
@@ -33,8 +34,9 @@ import {
  * The stats API against an independent computation (stats-oracle.ts) over the same generated
  * events: several sites in zones with DST and a +05:45 offset, 400+ days of visits, raw retention
  * at 90 days so that old periods come from rollups and queries needing raw events there are
- * refused; closed months summarized as the worker does. Then the same questions answered from
- * rollups only and from raw events only.
+ * refused; closed months summarized as the worker does. The events go to Kafka as ingest writes
+ * them and the real consumer process loads them. Then the same questions answered from rollups
+ * only and from raw events only.
  */
 
 const NOW = Date.now();
@@ -143,11 +145,13 @@ let rollupsOnly: StatsTestApi;
 let token: string;
 const sites = new Map<string, SiteUnderTest>();
 
+let pipeline: RunningPipeline;
+
 beforeAll(async () => {
-  const ch = await freshClickHouse();
+  pipeline = await startPipeline(['consumer'], { RAW_RETENTION_DAYS: String(RETENTION_DAYS) });
   const env = {
-    DATABASE_URL: await freshPostgres(),
-    CLICKHOUSE_DATABASE: ch.database,
+    DATABASE_URL: pipeline.env.DATABASE_URL!,
+    CLICKHOUSE_DATABASE: pipeline.env.CLICKHOUSE_DATABASE!,
     RAW_RETENTION_DAYS: String(RETENTION_DAYS),
   };
   const now = () => new Date(NOW);
@@ -178,7 +182,19 @@ beforeAll(async () => {
       oracle: oracleSite(site.id, s.timezone, rows, GOALS),
     });
   }
-  await loadEvents(main.clickhouse, all, 5);
+  await produceEvents(pipeline.env, all);
+  // From the site rollup, kept for ever: the raw table's TTL may already drop the oldest events.
+  await waitFor(
+    async () => {
+      const rs = await main.clickhouse.query({
+        query: 'SELECT toString(sum(events)) AS n FROM rollup_site_per_15m',
+        format: 'JSONEachRow',
+      });
+      const [row] = await rs.json<{ n: string }>();
+      return Number(row?.n) === all.length ? true : undefined;
+    },
+    { timeout: 120_000, message: `the consumer stored all ${all.length} events` },
+  );
   // As the worker does: closed months summarized and day totals built, so long periods of `main`
   // read them (rawOnly and rollupsOnly, forced to one source, never do) and must still match the
   // oracle.
@@ -191,6 +207,7 @@ afterAll(async () => {
   await main?.close();
   await rawOnly?.close();
   await rollupsOnly?.close();
+  await pipeline?.stop();
 });
 
 /* ---------- the sample of questions ---------- */
