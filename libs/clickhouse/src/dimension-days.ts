@@ -1,13 +1,34 @@
 import type { ClickHouse } from './client';
-import { ROLLUP_DIMENSIONS_TABLE } from './tables/rollups.table';
+import { ROLLUP_DIMENSIONS_TABLE, type RollupDimension } from './tables/rollups.table';
 
 /*
  * Day totals of the dimension rollup (infra/clickhouse/migrations/012_dimension_days.sql): one row
- * per site, dimension, UTC day and value, visitors counted, for every UTC day before today. The
- * stats read a day from here while it agrees with its 15-minute rows (`DIMENSION_DAYS_CHECK`).
+ * per site, dimension (`DAY_TOTAL_DIMENSIONS`), UTC day and value, visitors counted, for every UTC
+ * day before today. The stats read a day from here while its events add up to the rollups'.
  */
 
 export const DIMENSION_DAYS_TABLE = 'rollup_dimensions_per_day';
+
+/**
+ * The dimensions with day totals, each with what its `events` of a day add up to in the site
+ * rollup: they have a row per event (the page: per pageview), so the stats can check a day's
+ * totals against the site's 96 rows of it. Exit links (outbound clicks) have no such total, and
+ * so few rows that merging their states costs less than reading day totals would.
+ */
+export const DAY_TOTAL_DIMENSIONS = {
+  page: 'pageviews',
+  hostname: 'events',
+  event: 'events',
+  device: 'events',
+  browser: 'events',
+  os: 'events',
+} as const satisfies Partial<Record<RollupDimension, 'events' | 'pageviews'>>;
+
+export type DayTotalDimension = keyof typeof DAY_TOTAL_DIMENSIONS;
+
+const IN_DAY_TOTALS = `dimension IN (${Object.keys(DAY_TOTAL_DIMENSIONS)
+  .map((d) => `'${d}'`)
+  .join(', ')})`;
 const STAGING_TABLE = 'rollup_dimensions_per_day_staging';
 const CHECKS_TABLE = 'rollup_dimensions_per_day_checks';
 
@@ -20,7 +41,7 @@ const DAY_MS = 86_400_000;
 const STALE_DAYS_SQL = `SELECT count() AS stale FROM (
     SELECT site_id, dimension, toDate(bucket) AS day, sum(events) AS events
       FROM ${ROLLUP_DIMENSIONS_TABLE}
-     WHERE _partition_id = {partition:String} AND bucket < {end:DateTime('UTC')}
+     WHERE _partition_id = {partition:String} AND bucket < {end:DateTime('UTC')} AND ${IN_DAY_TOTALS}
      GROUP BY site_id, dimension, day
   ) AS source
   FULL OUTER JOIN (
@@ -35,7 +56,7 @@ const STALE_DAYS_SQL = `SELECT count() AS stale FROM (
 const BUILD_SQL = `INSERT INTO ${STAGING_TABLE} (site_id, dimension, day, value, visitors, pageviews, events)
   SELECT site_id, dimension, toDate(bucket) AS day, value, uniqMerge(visitors), sum(pageviews), sum(events)
     FROM ${ROLLUP_DIMENSIONS_TABLE}
-   WHERE _partition_id = {partition:String} AND bucket < {end:DateTime('UTC')}
+   WHERE _partition_id = {partition:String} AND bucket < {end:DateTime('UTC')} AND ${IN_DAY_TOTALS}
    GROUP BY site_id, dimension, day, value
   SETTINGS optimize_aggregation_in_order = 1`;
 

@@ -34,7 +34,12 @@ export {
   ROLLUP_SITE_TABLE,
   type RollupDimension,
 } from './tables/rollups.table';
-export { DIMENSION_DAYS_TABLE, refreshDimensionDays } from './dimension-days';
+export {
+  DAY_TOTAL_DIMENSIONS,
+  DIMENSION_DAYS_TABLE,
+  refreshDimensionDays,
+  type DayTotalDimension,
+} from './dimension-days';
 export {
   DIMENSIONS_SUMMARY_TABLE,
   SUMMARIZED_VISIT_ATTRIBUTES,
