@@ -6,11 +6,12 @@
 -- Merging `uniq` states cost a 30-day page breakdown ~40 ms for ~700 k hashes, whatever their
 -- grouping; adding 30 counts per page costs next to nothing.
 --
--- The worker fills a month's partition for the UTC days before today (dimension-days.ts) and
--- replaces it whole (REPLACE PARTITION from the staging table) when its sources changed. The stats
--- read a (site, dimension, day) from here only while its `events` total equals that of the
--- 15-minute rows; totals only grow (rollups are kept for ever, a site's deletion removes both),
--- so a late event sends its day back to the 15-minute rows until the next build.
+-- The worker fills a month's partition for the UTC days before today (dimension-days.ts, which
+-- also says which dimensions) and replaces it whole (REPLACE PARTITION from the staging table)
+-- when its sources changed. The stats read a (site, dimension, day) from here only while its
+-- `events` add up to the day's events (pageviews, for pages) in the site rollup; those only grow
+-- (rollups are kept for ever, a site's deletion removes both), so a late event sends its day back
+-- to the 15-minute rows until the next build.
 CREATE TABLE IF NOT EXISTS rollup_dimensions_per_day
 (
     site_id UUID,
