@@ -1,5 +1,4 @@
--- The long-form dimension rollup, and countries of the location rollup, per UTC day, with visitors
--- as a plain count instead of a state.
+-- The long-form dimension rollup per UTC day, with visitors as a plain count instead of a state.
 --
 -- Why a count is enough: a visitor id is a keyed hash under the salt of the UTC day the event
 -- arrived (libs/enrichment/src/visitor-id.ts; ingest rotates the salt at UTC midnight), so no id
@@ -44,8 +43,8 @@ CREATE TABLE IF NOT EXISTS rollup_dimensions_per_day_checks
 ENGINE = ReplacingMergeTree(checked_at)
 ORDER BY partition;
 
--- The day states of `dimension_month` and `country_month` builds (007) answered the same
--- breakdowns and nothing reads them now: forget the builds, then their table.
-DELETE FROM summary_builds WHERE kind IN ('dimension_month', 'country_month');
+-- The day states of `dimension_month` builds (007) answered the same breakdowns and nothing reads
+-- them now: forget the builds, then their rows (`country_month` builds keep theirs).
+DELETE FROM summary_builds WHERE kind = 'dimension_month';
 
-DROP TABLE IF EXISTS rollup_dimensions_summary;
+DELETE FROM rollup_dimensions_summary WHERE dimension != 'country';

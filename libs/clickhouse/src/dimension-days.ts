@@ -1,15 +1,10 @@
 import type { ClickHouse } from './client';
-import {
-  ROLLUP_DIMENSIONS_TABLE,
-  ROLLUP_LOCATIONS_TABLE,
-  type RollupDimension,
-} from './tables/rollups.table';
+import { ROLLUP_DIMENSIONS_TABLE, type RollupDimension } from './tables/rollups.table';
 
 /*
- * Day totals of the dimension and location rollups (infra/clickhouse/migrations/
- * 012_dimension_days.sql): one row per site, dimension (`DAY_TOTAL_DIMENSIONS`), UTC day and
- * value, visitors counted, for every UTC day before today. The stats read a day from here while
- * its events add up to the site rollup's.
+ * Day totals of the dimension rollup (infra/clickhouse/migrations/012_dimension_days.sql): one row
+ * per site, dimension (`DAY_TOTAL_DIMENSIONS`), UTC day and value, visitors counted, for every UTC
+ * day before today. The stats read a day from here while its events add up to the rollups'.
  */
 
 export const DIMENSION_DAYS_TABLE = 'rollup_dimensions_per_day';
@@ -17,9 +12,8 @@ export const DIMENSION_DAYS_TABLE = 'rollup_dimensions_per_day';
 /**
  * The dimensions with day totals, each with what its `events` of a day add up to in the site
  * rollup: they have a row per event (the page: per pageview), so the stats can check a day's
- * totals against the site's 96 rows of it. `country` comes from the location rollup, the others
- * from the dimension rollup. Exit links (outbound clicks) have no such total, and so few rows that
- * merging their states costs less than reading day totals would.
+ * totals against the site's 96 rows of it. Exit links (outbound clicks) have no such total, and
+ * so few rows that merging their states costs less than reading day totals would.
  */
 export const DAY_TOTAL_DIMENSIONS = {
   page: 'pageviews',
@@ -28,56 +22,27 @@ export const DAY_TOTAL_DIMENSIONS = {
   device: 'events',
   browser: 'events',
   os: 'events',
-  country: 'events',
-} as const satisfies Partial<Record<RollupDimension | 'country', 'events' | 'pageviews'>>;
+} as const satisfies Partial<Record<RollupDimension, 'events' | 'pageviews'>>;
 
 export type DayTotalDimension = keyof typeof DAY_TOTAL_DIMENSIONS;
 
+const IN_DAY_TOTALS = `dimension IN (${Object.keys(DAY_TOTAL_DIMENSIONS)
+  .map((d) => `'${d}'`)
+  .join(', ')})`;
 const STAGING_TABLE = 'rollup_dimensions_per_day_staging';
 const CHECKS_TABLE = 'rollup_dimensions_per_day_checks';
 
 const DAY_MS = 86_400_000;
 
-/** The dimension rollup's rows that have day totals: all of them but `exit_link`. */
-const OF_DIMENSION_ROLLUP = `dimension IN (${Object.keys(DAY_TOTAL_DIMENSIONS)
-  .filter((d) => d !== 'country')
-  .map((d) => `'${d}'`)
-  .join(', ')})`;
-
 /**
- * The rows of a month's days before `{end}` as day totals, one SELECT per source rollup; the
- * dimension rollup's grouped along its order, so memory holds one site's dimension at a time.
- */
-const MONTH_WHERE = `_partition_id = {partition:String} AND bucket < {end:DateTime('UTC')}`;
-const SOURCES = [
-  `SELECT site_id, dimension, toDate(bucket) AS day, value,
-          uniqMerge(visitors) AS visitors, sum(pageviews) AS pageviews, sum(events) AS events
-     FROM ${ROLLUP_DIMENSIONS_TABLE}
-    WHERE ${MONTH_WHERE} AND ${OF_DIMENSION_ROLLUP}
-    GROUP BY site_id, dimension, day, value
-    SETTINGS optimize_aggregation_in_order = 1`,
-  // The location rollup keeps (country, region, city) per row; a country's day merges them all.
-  `SELECT site_id, 'country' AS dimension, toDate(bucket) AS day, toString(country) AS value,
-          uniqMerge(visitors) AS visitors, sum(pageviews) AS pageviews, sum(events) AS events
-     FROM ${ROLLUP_LOCATIONS_TABLE}
-    WHERE ${MONTH_WHERE}
-    GROUP BY site_id, day, value`,
-];
-
-/**
- * The (site, dimension, day) groups of one month whose totals disagree between the rollups' rows
+ * The (site, dimension, day) groups of one month whose totals disagree between the 15-minute rows
  * of its days before `{end}` and the day rows: a day not built yet, or one that gained events.
  */
 const STALE_DAYS_SQL = `SELECT count() AS stale FROM (
     SELECT site_id, dimension, toDate(bucket) AS day, sum(events) AS events
       FROM ${ROLLUP_DIMENSIONS_TABLE}
-     WHERE ${MONTH_WHERE} AND ${OF_DIMENSION_ROLLUP}
+     WHERE _partition_id = {partition:String} AND bucket < {end:DateTime('UTC')} AND ${IN_DAY_TOTALS}
      GROUP BY site_id, dimension, day
-    UNION ALL
-    SELECT site_id, 'country' AS dimension, toDate(bucket) AS day, sum(events) AS events
-      FROM ${ROLLUP_LOCATIONS_TABLE}
-     WHERE ${MONTH_WHERE}
-     GROUP BY site_id, day
   ) AS source
   FULL OUTER JOIN (
     SELECT site_id, dimension, day, sum(events) AS events
@@ -87,17 +52,17 @@ const STALE_DAYS_SQL = `SELECT count() AS stale FROM (
   ) AS built USING (site_id, dimension, day)
   WHERE source.events != built.events`;
 
-const BUILD_SQL = SOURCES.map(
-  (select) => `INSERT INTO ${STAGING_TABLE} (site_id, dimension, day, value, visitors, pageviews, events)
-  ${select}`,
-);
+/** A month's days before `{end}`; grouped along the source's order, so memory holds one site's dimension at a time. */
+const BUILD_SQL = `INSERT INTO ${STAGING_TABLE} (site_id, dimension, day, value, visitors, pageviews, events)
+  SELECT site_id, dimension, toDate(bucket) AS day, value, uniqMerge(visitors), sum(pageviews), sum(events)
+    FROM ${ROLLUP_DIMENSIONS_TABLE}
+   WHERE _partition_id = {partition:String} AND bucket < {end:DateTime('UTC')} AND ${IN_DAY_TOTALS}
+   GROUP BY site_id, dimension, day, value
+  SETTINGS optimize_aggregation_in_order = 1`;
 
-/** Each source partition's active parts: what a month was last checked at. */
-const STAMPS_SQL = `SELECT partition_id AS partition,
-         arrayStringConcat(arraySort(groupArray(concat(table, '/', name))), ',') AS parts
+const STAMPS_SQL = `SELECT partition_id AS partition, arrayStringConcat(arraySort(groupArray(name)), ',') AS parts
     FROM system.parts
-   WHERE database = currentDatabase() AND active
-     AND table IN ('${ROLLUP_DIMENSIONS_TABLE}', '${ROLLUP_LOCATIONS_TABLE}')
+   WHERE database = currentDatabase() AND active AND table = '${ROLLUP_DIMENSIONS_TABLE}'
    GROUP BY partition_id`;
 
 const CHECKS_SQL = `SELECT partition, stamp FROM ${CHECKS_TABLE} FINAL`;
@@ -143,13 +108,11 @@ export async function refreshDimensionDays(clickhouse: ClickHouse, now: Date): P
     if (Number(stale) > 0) {
       const dropStaged = `ALTER TABLE ${STAGING_TABLE} DROP PARTITION ID ${partitionId(partition)}`;
       await clickhouse.command({ query: dropStaged });
-      for (const query of BUILD_SQL) {
-        await clickhouse.command({
-          query,
-          query_params: params,
-          clickhouse_settings: { insert_deduplicate: 0 },
-        });
-      }
+      await clickhouse.command({
+        query: BUILD_SQL,
+        query_params: params,
+        clickhouse_settings: { insert_deduplicate: 0 },
+      });
       await clickhouse.command({
         query: `ALTER TABLE ${DIMENSION_DAYS_TABLE} REPLACE PARTITION ID ${partitionId(partition)} FROM ${STAGING_TABLE}`,
       });

@@ -41,6 +41,7 @@ export {
   type DayTotalDimension,
 } from './dimension-days';
 export {
+  DIMENSIONS_SUMMARY_TABLE,
   SUMMARIZED_VISIT_ATTRIBUTES,
   VISIT_ATTRIBUTES_SUMMARY_TABLE,
   SESSIONS_SUMMARY_TABLE,

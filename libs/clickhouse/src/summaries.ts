@@ -1,15 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { ClickHouse } from './client';
 import type { MigrationLock } from './migrate';
-import { ROLLUP_SITE_TABLE } from './tables/rollups.table';
+import { ROLLUP_LOCATIONS_TABLE, ROLLUP_SITE_TABLE } from './tables/rollups.table';
 import { SESSION_FIRST_VALUES, SESSION_VISITOR_VALUES, SESSIONS_TABLE } from './tables/sessions.table';
 
 /*
  * Closed-month summaries (infra/clickhouse/migrations/006_closed_month_summaries.sql): derived rows
  * that let the stats read a closed month, or January to a closed month, as a row per site instead
- * of every 15-minute rollup row and every visit, and the visits of a day by source, entry page,
- * country, ... as a row per value. (Breakdowns by page, country, ... read day totals of their
- * own: dimension-days.ts.) Each build records the stamps (active part names) of the partitions it read, taken
+ * of every 15-minute rollup row and every visit, countries as a row per UTC day instead of 96
+ * (other dimensions have day rows of their own: dimension-days.ts), and the visits of a day by
+ * source, entry page, country, ... as a row per value. Each build records the stamps (active part names) of the partitions it read, taken
  * before reading them; a build is valid while every one of those partitions still has exactly those
  * parts, so a valid summary holds exactly what its sources hold.
  */
@@ -17,6 +17,7 @@ import { SESSION_FIRST_VALUES, SESSION_VISITOR_VALUES, SESSIONS_TABLE } from './
 const SUMMARY_BUILDS_TABLE = 'summary_builds';
 export const SESSIONS_SUMMARY_TABLE = 'sessions_summary';
 export const SITE_SUMMARY_TABLE = 'rollup_site_summary';
+export const DIMENSIONS_SUMMARY_TABLE = 'rollup_dimensions_summary';
 export const VISIT_ATTRIBUTES_SUMMARY_TABLE = 'sessions_attributes_summary';
 
 /**
@@ -35,15 +36,19 @@ export const SUMMARIZED_VISIT_ATTRIBUTES = [
  *   of visit start (`from_day` 0) and from each day of the month to its end (`from_day` 1-31).
  * - `site_month`: `rollup_site_per_15m` totals of one month from each day to its end.
  * - `site_year_prefix`: `rollup_site_per_15m` totals from January to the month (`from_day` 1).
+ * - `country_month`: `rollup_locations_per_15m` per country and UTC day of the month, as dimension
+ *   `country` of the dimension rows.
  * - `visit_attributes_month`: visit totals and visitors of one month of `sessions_v3` per UTC day
  *   of visit start and value of each `SUMMARIZED_VISIT_ATTRIBUTES` column.
  */
-export type SummaryKind = 'sessions_month' | 'site_month' | 'site_year_prefix' | 'visit_attributes_month';
+export type SummaryKind =
+  'sessions_month' | 'site_month' | 'site_year_prefix' | 'country_month' | 'visit_attributes_month';
 
 const SOURCE: Record<SummaryKind, string> = {
   sessions_month: SESSIONS_TABLE,
   site_month: ROLLUP_SITE_TABLE,
   site_year_prefix: ROLLUP_SITE_TABLE,
+  country_month: ROLLUP_LOCATIONS_TABLE,
   visit_attributes_month: SESSIONS_TABLE,
 };
 
@@ -52,6 +57,7 @@ const TARGET: Record<SummaryKind, string> = {
   sessions_month: SESSIONS_SUMMARY_TABLE,
   site_month: SITE_SUMMARY_TABLE,
   site_year_prefix: SITE_SUMMARY_TABLE,
+  country_month: DIMENSIONS_SUMMARY_TABLE,
   visit_attributes_month: VISIT_ATTRIBUTES_SUMMARY_TABLE,
 };
 
@@ -168,6 +174,16 @@ const BUILD_SQL: Record<SummaryKind, readonly string[]> = {
       WHERE _partition_id IN {partitions:Array(String)}
       GROUP BY site_id`,
   ],
+  // The location rollup keeps (country, region, city) per row; a country's day merges them all.
+  country_month: [
+    `INSERT INTO ${TARGET.country_month}
+       (build_id, site_id, dimension, day, value, visitors, pageviews, events)
+     SELECT {build:UUID}, site_id, 'country', toDate(bucket) AS day, toString(country) AS value,
+            uniqMergeState(visitors), sum(pageviews), sum(events)
+       FROM ${ROLLUP_LOCATIONS_TABLE}
+      WHERE _partition_id = {partition:String}
+      GROUP BY site_id, day, value`,
+  ],
   // Merged values as the stats read them: first values and pages from their merged tuples.
   // Every visit of the partition, by its day of start, even one starting the day before or after
   // the month (a session id's second and its visit's start can fall either side of midnight): the
@@ -229,7 +245,7 @@ export interface SummaryBuild {
 /**
  * Builds what is missing for every closed month whose sources changed since its last valid build
  * (or that has none): month summaries of `sessions_v3` (totals, and per attribute and day),
- * `rollup_site_per_15m`, and January-to-month prefixes of the site rollup. Then drops builds superseded for
+ * `rollup_site_per_15m` and `rollup_locations_per_15m` (per country and day), and January-to-month prefixes of the site rollup. Then drops builds superseded for
  * longer than the grace. Safe to interrupt anywhere and to run again: rows whose run died before
  * writing their `summary_builds` row are never read (they stay until the site's deletion, at most
  * one build's worth per interrupted run). Runs under `lock` (SUMMARY_REFRESH_LOCK_ID) where
@@ -254,7 +270,7 @@ async function refresh(clickhouse: ClickHouse, now: Date, graceMs: number): Prom
   // The current UTC month is still written to and never summarized.
   const current = monthPartition(now);
   const wanted: Array<{ kind: SummaryKind; month: string; partitions: string[] }> = [];
-  const monthly = ['sessions_month', 'site_month', 'visit_attributes_month'] as const;
+  const monthly = ['sessions_month', 'site_month', 'country_month', 'visit_attributes_month'] as const;
   for (const kind of monthly) {
     for (const month of stamps.get(SOURCE[kind])?.keys() ?? []) {
       if (month < current) wanted.push({ kind, month, partitions: [month] });

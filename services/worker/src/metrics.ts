@@ -48,7 +48,7 @@ export function createWorkerMetrics(registry: Registry) {
     }),
     summaryBuilds: new Counter<'kind'>({
       name: 'tidemark_summary_builds_total',
-      help: 'Closed-month summaries built, by kind (sessions_month, site_month, site_year_prefix, visit_attributes_month), and months of day totals rebuilt (dimension_days)',
+      help: 'Closed-month summaries built, by kind (sessions_month, site_month, site_year_prefix, country_month, visit_attributes_month), and months of day totals rebuilt (dimension_days)',
       labelNames: ['kind'],
       registers,
     }),

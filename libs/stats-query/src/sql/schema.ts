@@ -1,5 +1,6 @@
 import {
   DIMENSION_DAYS_TABLE,
+  DIMENSIONS_SUMMARY_TABLE,
   SESSIONS_SUMMARY_TABLE,
   SESSIONS_TABLE,
   SITE_SUMMARY_TABLE,
@@ -25,6 +26,7 @@ export const TABLES = {
   locationRollup: 'rollup_locations_per_15m',
   siteSummary: SITE_SUMMARY_TABLE,
   sessionsSummary: SESSIONS_SUMMARY_TABLE,
+  dimensionsSummary: DIMENSIONS_SUMMARY_TABLE,
   visitAttributesSummary: VISIT_ATTRIBUTES_SUMMARY_TABLE,
 } as const;
 

@@ -5,6 +5,7 @@ import {
   joinRanges,
   monthsTouched,
   planAttributeReads,
+  planDayReads,
   planSiteReads,
   planVisitReads,
   uncovered,
@@ -100,6 +101,38 @@ describe('monthsTouched and joinRanges', () => {
     expect(
       joined.map((x) => `${x.from.toISOString().slice(0, 10)}..${x.to.toISOString().slice(0, 10)}`),
     ).toEqual(['2026-01-01..2026-04-01', '2026-05-01..2026-06-01']);
+  });
+});
+
+describe('planDayReads', () => {
+  // Berlin's 30 days to 2026-12-06: 2026-11-06T23:00Z .. 2026-12-06T23:00Z.
+  const THIRTY = dayPieces(at('2026-11-06T23:00:00Z'), at('2026-12-06T23:00:00Z'));
+
+  it('reads the whole UTC days of each month that has a valid build of its kind', () => {
+    expect(show(planDayReads('country_month', THIRTY, catalogOf('country_month:202611')))).toEqual([
+      'country_month:202611/7 2026-11-07..2026-12-01',
+    ]);
+    // A local month off UTC: every whole UTC day of it, not only to the month's end.
+    const november = dayPieces(at('2026-10-31T23:00:00Z'), at('2026-11-30T23:00:00Z'));
+    expect(show(planDayReads('country_month', november, catalogOf('country_month:202611')))).toEqual([
+      'country_month:202611/1 2026-11-01..2026-11-30',
+    ]);
+    const year = dayPieces(at('2025-12-06T23:00:00Z'), at('2026-12-06T23:00:00Z'));
+    expect(
+      show(planDayReads('country_month', year, catalogOf('country_month:202512', 'country_month:202606'))),
+    ).toEqual([
+      'country_month:202512/7 2025-12-07..2026-01-01',
+      'country_month:202606/1 2026-06-01..2026-07-01',
+    ]);
+    expect(planDayReads('country_month', THIRTY, catalogOf('site_month:202611'))).toEqual([]);
+  });
+
+  it('reads nothing for under a week of summarized days, or without builds', () => {
+    // Seven local days from 2026-11-30: one whole UTC day in November.
+    const week = dayPieces(at('2026-11-29T23:00:00Z'), at('2026-12-06T23:00:00Z'));
+    expect(planDayReads('country_month', week, catalogOf('country_month:202611'))).toEqual([]);
+    expect(planDayReads('country_month', THIRTY, catalogOf('country_month:202612'))).toEqual([]);
+    expect(planDayReads('country_month', THIRTY, catalogOf())).toEqual([]);
   });
 });
 
