@@ -8,10 +8,11 @@ import { SESSION_FIRST_VALUES, SESSION_VISITOR_VALUES, SESSIONS_TABLE } from './
  * Closed-month summaries (infra/clickhouse/migrations/006_closed_month_summaries.sql): derived rows
  * that let the stats read a closed month, or January to a closed month, as a row per site instead
  * of every 15-minute rollup row and every visit, countries as a row per UTC day instead of 96
- * (other dimensions have day rows of their own: dimension-days.ts), and the visits of a day by
- * source, entry page, country, ... as a row per value. Each build records the stamps (active part names) of the partitions it read, taken
- * before reading them; a build is valid while every one of those partitions still has exactly those
- * parts, so a valid summary holds exactly what its sources hold.
+ * (other dimensions have day totals of their own: dimension-days.ts), and the visits of a day by
+ * source, entry page, country, ... as a row per value. Each build records the stamps (active part
+ * names) of the partitions it read, taken before reading them; a build is valid while every one
+ * of those partitions still has exactly those parts, so a valid summary holds exactly what its
+ * sources hold.
  */
 
 const SUMMARY_BUILDS_TABLE = 'summary_builds';
@@ -245,11 +246,12 @@ export interface SummaryBuild {
 /**
  * Builds what is missing for every closed month whose sources changed since its last valid build
  * (or that has none): month summaries of `sessions_v3` (totals, and per attribute and day),
- * `rollup_site_per_15m` and `rollup_locations_per_15m` (per country and day), and January-to-month prefixes of the site rollup. Then drops builds superseded for
- * longer than the grace. Safe to interrupt anywhere and to run again: rows whose run died before
- * writing their `summary_builds` row are never read (they stay until the site's deletion, at most
- * one build's worth per interrupted run). Runs under `lock` (SUMMARY_REFRESH_LOCK_ID) where
- * several processes may run it.
+ * `rollup_site_per_15m` and `rollup_locations_per_15m` (per country and day), and
+ * January-to-month prefixes of the site rollup. Then drops builds superseded for longer than the
+ * grace. Safe to interrupt anywhere and to run again: rows whose run died before writing their
+ * `summary_builds` row are never read (they stay until the site's deletion, at most one build's
+ * worth per interrupted run). Runs under `lock` (SUMMARY_REFRESH_LOCK_ID) where several processes
+ * may run it.
  */
 export function refreshClosedMonthSummaries(
   clickhouse: ClickHouse,
