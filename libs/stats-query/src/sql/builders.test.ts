@@ -390,6 +390,40 @@ describe('query shapes', () => {
     expect(pageviews).not.toMatch(/uniq|e_events|FROM sessions/);
   });
 
+  it('reads day totals where they pay: pages from a week of UTC days, browsers from 60, exit links never', () => {
+    const summaries = { build: () => undefined };
+    const days = (preset: '7d' | '30d' | '12m') =>
+      resolvePeriod({ preset }, { timezone: 'Europe/Berlin', now: NOW });
+    const breakdown = (property: Property, preset: '7d' | '30d' | '12m', withCatalog = true) =>
+      buildBreakdown(
+        {
+          property,
+          metrics: ['visitors', 'pageviews'],
+          filters: [],
+          sort: { metric: 'visitors', direction: 'desc' },
+          limit: 10,
+          pageNumber: 1,
+        },
+        ctx(withCatalog ? { summaries } : {}, days(preset)),
+      ).sql;
+    const readsDayTotals = (q: ClickHouseQuery) => q.query.includes('FROM rollup_dimensions_per_day');
+    const page = breakdown('page', '30d');
+    expect(readsDayTotals(page)).toBe(true);
+    // Checked against the site rollup's pageviews, a day at a time; visitors added up over days.
+    expect(page.query).toMatch(/sum\(pageviews\) AS events FROM rollup_site_per_15m/);
+    expect(page.query).toContain('sum(visitors) AS e_visitors');
+    expectWellBound(page);
+    // Seven Berlin days hold six whole UTC days: under the week.
+    expect(readsDayTotals(breakdown('page', '7d'))).toBe(false);
+    expect(readsDayTotals(breakdown('browser', '30d'))).toBe(false);
+    expect(readsDayTotals(breakdown('browser', '12m'))).toBe(true);
+    expect(readsDayTotals(breakdown('exit_link', '12m'))).toBe(false);
+    // No catalog (a forced source): the 15-minute rows alone, visitors still per UTC day.
+    const plain = breakdown('page', '30d', false);
+    expect(readsDayTotals(plain)).toBe(false);
+    expect(plain.query).toMatch(/GROUP BY g, d/);
+  });
+
   it('counts visits holding a matching event by joining per-visit matches to the visits', () => {
     const q = buildAggregate({ metrics: ['visits'], filters: [f('page', '/pricing')] }, ctx()).sql.query;
     expect(q).toMatch(
