@@ -1,4 +1,5 @@
 import type { ClickHouse } from './client';
+import { partitionStampsSql } from './summaries';
 import { ROLLUP_DIMENSIONS_TABLE, type RollupDimension } from './tables/rollups.table';
 
 /*
@@ -60,18 +61,15 @@ const BUILD_SQL = `INSERT INTO ${STAGING_TABLE} (site_id, dimension, day, value,
    GROUP BY site_id, dimension, day, value
   SETTINGS optimize_aggregation_in_order = 1`;
 
-const STAMPS_SQL = `SELECT partition_id AS partition, arrayStringConcat(arraySort(groupArray(name)), ',') AS parts
-    FROM system.parts
-   WHERE database = currentDatabase() AND active AND table = '${ROLLUP_DIMENSIONS_TABLE}'
-   GROUP BY partition_id`;
-
 const CHECKS_SQL = `SELECT partition, stamp FROM ${CHECKS_TABLE} FINAL`;
 
-/** The first instant after the whole UTC days of `partition` (`YYYYMM`) that are over at `now`. */
-function closedEnd(partition: string, now: Date): Date {
-  const monthEnd = Date.UTC(Number(partition.slice(0, 4)), Number(partition.slice(4)), 1);
-  return new Date(Math.min(monthEnd, Math.floor(now.getTime() / DAY_MS) * DAY_MS));
-}
+/** The start of the UTC month `partition` (`YYYYMM`) plus `months`, in milliseconds. */
+const monthStart = (partition: string, months = 0) =>
+  Date.UTC(Number(partition.slice(0, 4)), Number(partition.slice(4)) - 1 + months, 1);
+
+/** The first instant after the whole UTC days of `partition` that are over at `now`. */
+const closedEnd = (partition: string, now: Date) =>
+  new Date(Math.min(monthStart(partition, 1), Math.floor(now.getTime() / DAY_MS) * DAY_MS));
 
 /** A partition id as ALTER takes it (no query parameters there); ids come from system.parts. */
 function partitionId(partition: string): string {
@@ -92,14 +90,15 @@ export async function refreshDimensionDays(clickhouse: ClickHouse, now: Date): P
   const rows = async <T>(query: string, params: Record<string, unknown> = {}) =>
     (await clickhouse.query({ query, query_params: params, format: 'JSONEachRow' })).json<T>();
   const [stamps, checks] = await Promise.all([
-    rows<{ partition: string; parts: string }>(STAMPS_SQL),
+    rows<{ partition_id: string; parts: string }>(partitionStampsSql([ROLLUP_DIMENSIONS_TABLE])),
     rows<{ partition: string; stamp: string }>(CHECKS_SQL),
   ]);
   const checked = new Map(checks.map((c) => [c.partition, c.stamp]));
   const rebuilt: string[] = [];
-  for (const { partition, parts } of stamps.sort((a, b) => a.partition.localeCompare(b.partition))) {
+  stamps.sort((a, b) => a.partition_id.localeCompare(b.partition_id));
+  for (const { partition_id: partition, parts } of stamps) {
     const end = closedEnd(partition, now);
-    if (end.getTime() <= Date.UTC(Number(partition.slice(0, 4)), Number(partition.slice(4)) - 1, 1)) continue;
+    if (end.getTime() <= monthStart(partition)) continue;
     // Taken before reading the rows: a change after it makes the next run look again.
     const stamp = `${dateTime(end)}|${parts}`;
     if (checked.get(partition) === stamp) continue;

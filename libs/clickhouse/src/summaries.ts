@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import type { ClickHouse } from './client';
-import type { MigrationLock } from './migrate';
 import { ROLLUP_LOCATIONS_TABLE, ROLLUP_SITE_TABLE } from './tables/rollups.table';
 import { SESSION_FIRST_VALUES, SESSION_VISITOR_VALUES, SESSIONS_TABLE } from './tables/sessions.table';
 
@@ -67,13 +66,14 @@ export interface SummaryCatalog {
   build(kind: SummaryKind, month: string): string | undefined;
 }
 
-/** A partition's stamp: its active part names, sorted and comma-separated. */
-const STAMPS_SQL = `SELECT table, partition_id, arrayStringConcat(arraySort(groupArray(name)), ',') AS parts
+/** The stamp of each partition of `tables`: its active part names, sorted and comma-separated. */
+export const partitionStampsSql = (tables: readonly string[]) =>
+  `SELECT table, partition_id, arrayStringConcat(arraySort(groupArray(name)), ',') AS parts
     FROM system.parts
-   WHERE database = currentDatabase() AND active AND table IN (${[...new Set(Object.values(SOURCE))]
-     .map((t) => `'${t}'`)
-     .join(', ')})
+   WHERE database = currentDatabase() AND active AND table IN (${tables.map((t) => `'${t}'`).join(', ')})
    GROUP BY table, partition_id`;
+
+const STAMPS_SQL = partitionStampsSql([...new Set(Object.values(SOURCE))]);
 
 const BUILDS_SQL = `SELECT toString(build_id) AS build_id, kind, month, partitions, parts,
          toUnixTimestamp64Milli(built_at) AS built_at
@@ -250,17 +250,14 @@ export interface SummaryBuild {
  * January-to-month prefixes of the site rollup. Then drops builds superseded for longer than the
  * grace. Safe to interrupt anywhere and to run again: rows whose run died before writing their
  * `summary_builds` row are never read (they stay until the site's deletion, at most one build's
- * worth per interrupted run). Runs under `lock` (SUMMARY_REFRESH_LOCK_ID) where several processes
- * may run it.
+ * worth per interrupted run). Where several processes may run it, the caller holds
+ * SUMMARY_REFRESH_LOCK_ID (the worker does, around this and `refreshDimensionDays`).
  */
 export function refreshClosedMonthSummaries(
   clickhouse: ClickHouse,
-  opts: { now?: Date; lock?: MigrationLock; supersededGraceMs?: number } = {},
+  opts: { now?: Date; supersededGraceMs?: number } = {},
 ): Promise<SummaryBuild[]> {
-  const lock: MigrationLock = opts.lock ?? ((work) => work());
-  return lock(() =>
-    refresh(clickhouse, opts.now ?? new Date(), opts.supersededGraceMs ?? SUPERSEDED_BUILD_GRACE_MS),
-  );
+  return refresh(clickhouse, opts.now ?? new Date(), opts.supersededGraceMs ?? SUPERSEDED_BUILD_GRACE_MS);
 }
 
 /** `now` decides which month is current; the grace runs on the clock, as `built_at` does. */
