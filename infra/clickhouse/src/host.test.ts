@@ -7,7 +7,7 @@ import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import {
   ClickHouseError,
@@ -181,6 +181,42 @@ describe('local ClickHouse host', () => {
       { id: 1, s: 'strings', skipped: 7 },
       { id: 2, s: 'compact', skipped: 8 },
     ]);
+  });
+
+  it('takes RowBinary inserts whatever bytes they hold, once per deduplication token', async () => {
+    await plain.command({
+      query: `CREATE TABLE binary_rows (id UInt32, s String) ENGINE = MergeTree ORDER BY id
+              SETTINGS non_replicated_deduplication_window = 100`,
+    });
+    // Newline pairs, zero bytes and a leading space: each broke or shifted inline data.
+    const row = (id: number, s: string) => {
+      const text = Buffer.from(s);
+      const head = Buffer.alloc(5);
+      head.writeUInt32LE(id);
+      head[4] = text.length;
+      return Buffer.concat([head, text]);
+    };
+    const body = Buffer.concat([row(0x0a0a0a20, '\n\n\0 x'), row(2, ''), row(3, '\r\n\n;')]);
+    const insert = async (bytes: Buffer, token: string) => {
+      const { stream } = await plain.exec({
+        query: 'INSERT INTO binary_rows (id, s) FORMAT RowBinary',
+        values: Readable.from([bytes]),
+        clickhouse_settings: { insert_deduplication_token: token },
+      });
+      stream.resume();
+    };
+    await insert(body, 'B');
+    await insert(body, 'B');
+    expect(await rowsOf(plain, 'SELECT id, s FROM binary_rows ORDER BY id')).toEqual([
+      { id: 2, s: '' },
+      { id: 3, s: '\r\n\n;' },
+      { id: 0x0a0a0a20, s: '\n\n\0 x' },
+    ]);
+
+    // Bytes that end inside a row: the engine's error, and nothing of the insert stored.
+    const cut = await clickHouseErrorOf(insert(body.subarray(0, body.length - 2), 'C'));
+    expect(cut.code).toBe('33');
+    expect(await rowsOf(plain, 'SELECT count() AS n FROM binary_rows')).toEqual([{ n: 3 }]);
   });
 
   it('keeps a per-request insert_deduplication_token out of the next insert', async () => {

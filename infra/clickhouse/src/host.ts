@@ -12,9 +12,12 @@
  * - one query at a time: requests queue in arrival order (the embedded engine has one connection);
  * - no HTTP sessions (`session_id` is ignored, so temporary tables outlive their request).
  */
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { unlink, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { hostname } from 'node:os';
-import { resolve } from 'node:path';
+import { hostname, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { RawInsertFormat, Session } from 'chdb';
@@ -33,7 +36,7 @@ import {
   type QueryRequest,
   type ResponseEncoding,
 } from './protocol';
-import { analyzeStatement, IDENTIFIER, type StatementInfo } from './sql';
+import { analyzeStatement, IDENTIFIER, quoteString, type StatementInfo } from './sql';
 
 export interface ClickHouseHostOptions {
   /** 0 picks a free port; the one in use is in the result. */
@@ -89,8 +92,8 @@ const STREAM_HEADER_LINES = new Map<string, number>([
 ]);
 
 /**
- * `INSERT INTO t [(a, b)] FORMAT F` as `@clickhouse/client` writes it, with a format chdb's raw
- * insert takes: the data then goes to the engine as bytes, and we learn the rows written.
+ * `INSERT INTO t [(a, b)] FORMAT F` as `@clickhouse/client` writes it, with its data in the body.
+ * Text formats go to chdb's raw insert as bytes, and we learn the rows written.
  */
 const RAW_INSERT =
   /^\s*INSERT\s+INTO\s+(?:TABLE\s+)?([A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)?)\s*(?:\(([^)]*)\))?\s*FORMAT\s+([A-Za-z]+)\s*;?\s*$/i;
@@ -104,11 +107,22 @@ const RAW_INSERT_FORMATS: ReadonlySet<string> = new Set<RawInsertFormat>([
   'TSVWithNames',
   'TabSeparatedWithNames',
 ]);
+/**
+ * Binary formats go through a file the engine reads (`FROM INFILE`): chdb's raw insert hands its
+ * data to the engine inline after the statement, where two newline bytes in a row end the data
+ * early, and binary values hold any bytes.
+ */
+const FILE_INSERT_FORMATS: ReadonlySet<string> = new Set([
+  'RowBinary',
+  'RowBinaryWithNamesAndTypes',
+  'Native',
+]);
 
 interface RawInsert {
   table: string;
   columns: string[] | undefined;
-  format: RawInsertFormat;
+  format: string;
+  via: 'raw' | 'file';
 }
 
 interface PlanBase {
@@ -156,17 +170,24 @@ function decodeText(body: Buffer): string {
     throw new ClickHouseHostError(
       48,
       'NOT_IMPLEMENTED',
-      `The request body is not UTF-8 text. The local ClickHouse host passes query text to the engine as a string; binary data is only taken by INSERT ... FORMAT ${[...RAW_INSERT_FORMATS].join('/')} with the statement in the URL`,
+      `The request body is not UTF-8 text. The local ClickHouse host passes query text to the engine as a string; binary data is only taken by INSERT ... FORMAT ${[...RAW_INSERT_FORMATS, ...FILE_INSERT_FORMATS].join('/')} with the statement in the URL`,
     );
   }
 }
 
 function rawInsertOf(statement: string): RawInsert | undefined {
   const m = RAW_INSERT.exec(statement);
-  if (!m || !RAW_INSERT_FORMATS.has(m[3]!)) return undefined;
+  const format = m?.[3];
+  const via =
+    format && RAW_INSERT_FORMATS.has(format)
+      ? 'raw'
+      : format && FILE_INSERT_FORMATS.has(format)
+        ? 'file'
+        : undefined;
+  if (!m || !format || !via) return undefined;
   const columns = m[2]?.split(',').map((c) => c.trim());
   if (columns && !columns.every((c) => IDENTIFIER.test(c))) return undefined;
-  return { table: m[1]!, columns, format: m[3] as RawInsertFormat };
+  return { table: m[1]!, columns, format, via };
 }
 
 /** Works out how to run the request, and refuses what the server would refuse before running it. */
@@ -246,6 +267,8 @@ async function compress(
 export async function startClickHouseHost(opts: ClickHouseHostOptions): Promise<ClickHouseHost> {
   const logger = opts.logger ?? pino({ enabled: false });
   const engine = await Engine.open(resolve(opts.dataDir), logger);
+  // Binary inserts pass through here (FILE_INSERT_FORMATS); each file lives for its one statement.
+  const insertDir = mkdtempSync(join(tmpdir(), 'tidemark-clickhouse-insert-'));
   const displayName = hostname();
   let closing: Promise<void> | undefined;
   let warnedAboutSessions = false;
@@ -321,11 +344,37 @@ export async function startClickHouseHost(opts: ClickHouseHostOptions): Promise<
   };
 
   const execute = async (session: Session, plan: Plan, request: QueryRequest): Promise<Answer> => {
-    if (plan.mode === 'insert') {
+    if (plan.mode === 'insert' && plan.insert.via === 'file') {
       const { table, columns, format } = plan.insert;
+      const file = join(insertDir, `${randomUUID()}.${format}`);
+      await writeFile(file, request.body);
+      try {
+        const target = columns ? `${table} (${columns.join(', ')})` : table;
+        const result = await session.queryAsync(
+          `INSERT INTO ${target} FROM INFILE ${quoteString(file)} FORMAT ${format}`,
+          { format: 'TabSeparated' },
+        );
+        return {
+          bytes: new Uint8Array(0),
+          summary: {
+            readRows: result.rowsRead,
+            readBytes: request.body.length,
+            writtenRows: result.rowsRead,
+            writtenBytes: result.bytesRead,
+            resultRows: 0,
+            resultBytes: 0,
+            elapsedSeconds: result.elapsed,
+          },
+        };
+      } finally {
+        await unlink(file).catch(() => {});
+      }
+    }
+    if (plan.mode === 'insert') {
+      const { table, columns } = plan.insert;
       const written = await session.insert({
         table,
-        format,
+        format: plan.insert.format as RawInsertFormat,
         values: request.body,
         ...(columns ? { columns } : {}),
       });
@@ -459,6 +508,7 @@ export async function startClickHouseHost(opts: ClickHouseHostOptions): Promise<
     });
   } catch (err) {
     await engine.close();
+    rmSync(insertDir, { recursive: true, force: true });
     throw err;
   }
   const address = server.address();
@@ -475,6 +525,7 @@ export async function startClickHouseHost(opts: ClickHouseHostOptions): Promise<
         server.closeIdleConnections();
         await stopped;
         await engine.close();
+        rmSync(insertDir, { recursive: true, force: true });
         logger.info('clickhouse host stopped');
       })();
       return closing;
