@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createClickHouse, insertEvents, toEventValues, type ClickHouse } from '@tidemark/clickhouse';
+import { createClickHouse, insertEvents, type ClickHouse } from '@tidemark/clickhouse';
 import { uniqueSuffix } from '../../test/support/names';
 import { cpuMicrosPer, CpuSampler, describeCpu } from '../lib/cpu';
 import { enrichedEvents } from '../lib/events';
@@ -96,7 +96,7 @@ export const api: Scenario = {
       );
       if (!accountToken.token.startsWith('tma_')) throw new Error('expected an account token (tma_...)');
       const events = enrichedEvents({ sites, spreadMs: 3600_000 });
-      const rows = Array.from({ length: EVENTS }, () => toEventValues(events.next().value!));
+      const rows = Array.from({ length: EVENTS }, () => events.next().value!);
       await insertEvents(clickhouse, rows, { dedupToken: `bench-api-${uniqueSuffix()}` });
       // The insert leaves background merges running for seconds; on 2 cores they would take CPU
       // from the api while it is measured, so the figure would move with their timing.

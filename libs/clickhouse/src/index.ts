@@ -11,13 +11,13 @@ export {
   EVENTS_TABLE,
   EVENT_COLUMNS,
   insertEvents,
-  toEventValues,
   unstorableReason,
+  writeEventRow,
   type DedupInsertOptions,
   type EventInsertTable,
   type EventRow,
-  type EventValues,
 } from './tables/events.table';
+export { RowBinaryWriter, decimalUnits } from './tables/row-binary';
 export {
   SESSIONS_TABLE,
   SESSION_FIRST_VALUES,

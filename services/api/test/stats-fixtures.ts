@@ -1,10 +1,4 @@
-import {
-  createClickHouse,
-  insertEvents,
-  toEventValues,
-  type ClickHouse,
-  type EventRow,
-} from '@tidemark/clickhouse';
+import { createClickHouse, insertEvents, type ClickHouse, type EventRow } from '@tidemark/clickhouse';
 import { createPool, type Pool } from '@tidemark/db';
 import { enrichedEventV1, eventMessageKey, type EnrichedEventV1 } from '@tidemark/events';
 import { createKafka } from '@tidemark/kafka';
@@ -79,7 +73,7 @@ export async function loadEvents(
   batches = 4,
 ): Promise<void> {
   for (let i = 0; i < batches; i++) {
-    const part = (rows.filter((_, j) => j % batches === i) as unknown as EventRow[]).map(toEventValues);
+    const part = rows.filter((_, j) => j % batches === i) as Partial<EventRow>[];
     if (part.length) await insertEvents(clickhouse, part, { dedupToken: `stats-test-${uniqueSuffix()}` });
   }
 }

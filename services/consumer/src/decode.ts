@@ -1,12 +1,11 @@
-import { toEventValues, unstorableReason, type EventValues } from '@tidemark/clickhouse';
+import { unstorableReason } from '@tidemark/clickhouse';
 import { enrichedEventV1, type EnrichedEventV1 } from '@tidemark/events';
 
 export type DeadLetterReason = 'empty' | 'invalid_json' | 'invalid_event' | 'unstorable';
 
 /** Every message ends in one of these, never in a thrown error: a poison message cannot stop a partition. */
 export type Decoded =
-  | { kind: 'ok'; event: EnrichedEventV1; row: EventValues }
-  | { kind: 'dead_letter'; reason: DeadLetterReason; detail: string };
+  { kind: 'ok'; event: EnrichedEventV1 } | { kind: 'dead_letter'; reason: DeadLetterReason; detail: string };
 
 const MAX_DETAIL = 1_000;
 
@@ -31,5 +30,5 @@ export function decodeEvent(value: Buffer | null): Decoded {
   }
   const unstorable = unstorableReason(parsed.data);
   if (unstorable) return deadLetter('unstorable', unstorable);
-  return { kind: 'ok', event: parsed.data, row: toEventValues(parsed.data) };
+  return { kind: 'ok', event: parsed.data };
 }

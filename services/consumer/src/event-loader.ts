@@ -1,6 +1,6 @@
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import { Partitioners, PartitionAssigners } from 'kafkajs';
-import { insertEvents, type ClickHouse, type EventValues } from '@tidemark/clickhouse';
+import { insertEvents, type ClickHouse } from '@tidemark/clickhouse';
 import type { EnrichedEventV1 } from '@tidemark/events';
 import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from '@tidemark/kafka';
 import type { Logger } from '@tidemark/logging';
@@ -394,7 +394,6 @@ export class EventLoader {
    */
   private async load(batch: Batch<KafkaMessage>, assignment: number): Promise<boolean> {
     const { logger, metrics } = this.opts;
-    const rows: EventValues[] = [];
     const events: EnrichedEventV1[] = [];
     const deadLetters: DeadLetter[] = [];
     let messages = 0;
@@ -402,10 +401,8 @@ export class EventLoader {
       messages += slice.messages.length;
       for (const message of slice.messages) {
         const decoded = decodeEvent(message.value);
-        if (decoded.kind === 'ok') {
-          rows.push(decoded.row);
-          events.push(decoded.event);
-        } else deadLetters.push(this.deadLetter(batch.topic, slice, message, decoded.reason, decoded.detail));
+        if (decoded.kind === 'ok') events.push(decoded.event);
+        else deadLetters.push(this.deadLetter(batch.topic, slice, message, decoded.reason, decoded.detail));
       }
     }
     metrics.batchSize.observe(messages);
@@ -421,11 +418,11 @@ export class EventLoader {
     try {
       for (let attempt = 1; ; attempt++) {
         try {
-          if (!stored && !(await this.store(batch, rows, assignment))) return false;
+          if (!stored && !(await this.store(batch, events, assignment))) return false;
           stored = true;
           if (!notified) await this.whileHeartbeating(this.opts.notifier.notify(batch, events));
           notified = true;
-          return await this.finish(batch, rows.length, deadLetters, assignment);
+          return await this.finish(batch, events.length, deadLetters, assignment);
         } catch (err) {
           if (lostOwnership(err)) throw err;
           const notifying = stored && !notified;
@@ -447,9 +444,13 @@ export class EventLoader {
   }
 
   /** Steps 1 and 2 of the protocol: record the plan, insert. False if the partitions moved first. */
-  private async store(batch: Batch<KafkaMessage>, rows: EventValues[], assignment: number): Promise<boolean> {
+  private async store(
+    batch: Batch<KafkaMessage>,
+    events: readonly EnrichedEventV1[],
+    assignment: number,
+  ): Promise<boolean> {
     const { clickhouse, metrics } = this.opts;
-    if (rows.length === 0) return true;
+    if (events.length === 0) return true;
     const plan = batch.slices.map((s) => ({
       partition: s.partition,
       offset: s.first,
@@ -458,10 +459,10 @@ export class EventLoader {
     if (!(await this.commit(assignment, batch.topic, plan))) return false;
     const started = process.hrtime.bigint();
     await this.whileHeartbeating(
-      insertEvents(clickhouse, rows, { dedupToken: batch.dedupToken, table: batch.into }),
+      insertEvents(clickhouse, events, { dedupToken: batch.dedupToken, table: batch.into }),
     );
     metrics.insertSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
-    metrics.insertedEvents.inc(rows.length);
+    metrics.insertedEvents.inc(events.length);
     return true;
   }
 

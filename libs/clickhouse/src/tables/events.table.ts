@@ -1,5 +1,7 @@
+import { Readable } from 'node:stream';
 import type { EnrichedEventV1 } from '@tidemark/events';
 import type { ClickHouse } from '../client';
+import { decimalUnits, RowBinaryWriter } from './row-binary';
 
 export const EVENTS_TABLE = 'events';
 
@@ -20,13 +22,7 @@ export type EventInsertTable = typeof EVENTS_INGEST_TABLE | typeof EVENTS_TABLE;
 /** A row of `events` (infra/clickhouse/migrations/001_events.sql): the Kafka message without its version. */
 export type EventRow = Omit<EnrichedEventV1, 'v'>;
 
-/**
- * A row as sent to ClickHouse: its values in `EVENT_COLUMNS` order (JSONCompactEachRow), the
- * timestamp in ClickHouse's own text form. Against JSONEachRow objects this saves writing and
- * parsing every column name of every row: inserts of 10,000 events took ~20% less time.
- */
-export type EventValues = unknown[];
-
+/** The columns of an events insert, in the order its RowBinary rows hold them. */
 export const EVENT_COLUMNS = [
   'event_id',
   'site_id',
@@ -64,9 +60,14 @@ export const EVENT_COLUMNS = [
 ] as const satisfies readonly (keyof EventRow)[];
 
 const UINT32_MAX = 2 ** 32 - 1;
-const UINT64_MAX = 2n ** 64n - 1n;
+const UINT64_MAX = String(2n ** 64n - 1n);
+/** A string of 1-20 digits: shorter than the maximum, or as long and not after it in digit order. */
+const fitsUInt64 = (digits: string) =>
+  digits.length < UINT64_MAX.length || (digits.length === UINT64_MAX.length && digits <= UINT64_MAX);
 /** Decimal(18, 4) holds 14 integer digits. */
 const REVENUE_LIMIT = 1e14;
+const REVENUE_SCALE = 4;
+const NIL_UUID = '00000000-0000-0000-0000-000000000000';
 const MIN_TIMESTAMP = Date.UTC(1970, 0, 1);
 const MAX_TIMESTAMP = Date.UTC(2300, 0, 1);
 
@@ -77,8 +78,8 @@ const MAX_TIMESTAMP = Date.UTC(2300, 0, 1);
  * rather than corrupting a row or blocking a partition.
  */
 export function unstorableReason(e: EnrichedEventV1): string | undefined {
-  if (BigInt(e.visitor_id) > UINT64_MAX) return 'visitor_id exceeds UInt64';
-  if (BigInt(e.session_id) > UINT64_MAX) return 'session_id exceeds UInt64';
+  if (!fitsUInt64(e.visitor_id)) return 'visitor_id exceeds UInt64';
+  if (!fitsUInt64(e.session_id)) return 'session_id exceeds UInt64';
   if (e.screen_width > UINT32_MAX) return 'screen_width exceeds UInt32';
   if (e.engagement_time_ms > UINT32_MAX) return 'engagement_time_ms exceeds UInt32';
   if (e.revenue_amount !== null && Math.abs(e.revenue_amount) >= REVENUE_LIMIT) {
@@ -89,16 +90,58 @@ export function unstorableReason(e: EnrichedEventV1): string | undefined {
   return undefined;
 }
 
+const ZONED = /(?:Z|[+-]\d\d:?\d\d)$/i;
+
 /**
- * The values of an event in `EVENT_COLUMNS` order, the order the insert names the columns in. A
- * column the object lacks is sent as null, which ClickHouse stores as the column's default.
+ * Milliseconds since the epoch of an ISO timestamp (events carry `...T08:00:00.123Z`), or of one in
+ * ClickHouse's text form (`2026-03-06 08:00:00.123`), which is UTC as the column is.
  */
-export function toEventValues(e: EventRow): EventValues {
-  return EVENT_COLUMNS.map((column) =>
-    // `2026-03-06T08:00:00.000Z` -> `2026-03-06 08:00:00.000`: the column is UTC, and this form
-    // parses under any `date_time_input_format`.
-    column === 'timestamp' ? e.timestamp.slice(0, 23).replace('T', ' ') : e[column],
-  );
+export function utcMillis(timestamp: string): number {
+  // What events carry, `2026-03-06T08:00:00.123Z`, needs no rewriting.
+  const iso = timestamp.length === 24 && timestamp.endsWith('Z') ? timestamp : timestamp.replace(' ', 'T');
+  const ms = Date.parse(ZONED.test(iso) ? iso : `${iso}Z`);
+  if (Number.isNaN(ms)) throw new RangeError(`not a timestamp: ${timestamp}`);
+  return ms;
+}
+
+/**
+ * One event as a RowBinary row of `EVENT_COLUMNS`. A column the object lacks is written as the
+ * column's default (empty, zero, NULL), as ClickHouse stores an omitted column.
+ */
+export function writeEventRow(w: RowBinaryWriter, e: Partial<EventRow>): void {
+  w.uuid(e.event_id ?? NIL_UUID);
+  w.uuid(e.site_id ?? NIL_UUID);
+  w.int64FromNumber(e.timestamp === undefined ? 0 : utcMillis(e.timestamp));
+  w.string(e.name ?? '');
+  w.uint64(e.visitor_id ?? '0');
+  w.uint64(e.session_id ?? '0');
+  w.string(e.hostname ?? '');
+  w.string(e.pathname ?? '');
+  w.string(e.referrer ?? '');
+  w.string(e.referrer_domain ?? '');
+  w.string(e.channel ?? '');
+  w.string(e.utm_source ?? '');
+  w.string(e.utm_medium ?? '');
+  w.string(e.utm_campaign ?? '');
+  w.string(e.utm_content ?? '');
+  w.string(e.utm_term ?? '');
+  w.string(e.country ?? '');
+  w.string(e.region ?? '');
+  w.string(e.city ?? '');
+  w.string(e.device ?? '');
+  w.string(e.browser ?? '');
+  w.string(e.browser_version ?? '');
+  w.string(e.os ?? '');
+  w.string(e.os_version ?? '');
+  w.uint32(e.screen_width ?? 0);
+  w.mapOfStrings(e.props ?? {});
+  if (w.present(e.revenue_amount)) w.int64(decimalUnits(e.revenue_amount!, REVENUE_SCALE));
+  w.string(e.revenue_currency ?? '');
+  w.uint32(e.engagement_time_ms ?? 0);
+  w.float32(e.scroll_pct ?? 0);
+  if (w.present(e.click_x)) w.float32(e.click_x!);
+  if (w.present(e.click_y)) w.float32(e.click_y!);
+  w.string(e.link_url ?? '');
 }
 
 export interface DedupInsertOptions {
@@ -119,14 +162,15 @@ export interface DedupInsertOptions {
  */
 export async function insertEvents(
   client: ClickHouse,
-  rows: EventValues[],
+  events: readonly Partial<EventRow>[],
   { dedupToken, table = EVENTS_INGEST_TABLE }: DedupInsertOptions,
-) {
-  return client.insert({
-    table,
-    values: rows,
-    columns: [...EVENT_COLUMNS],
-    format: 'JSONCompactEachRow',
+): Promise<void> {
+  if (events.length === 0) return;
+  const rows = new RowBinaryWriter(events.length * 256);
+  for (const e of events) writeEventRow(rows, e);
+  const { stream } = await client.exec({
+    query: `INSERT INTO ${table} (${EVENT_COLUMNS.join(', ')}) FORMAT RowBinary`,
+    values: Readable.from([rows.bytes()]),
     clickhouse_settings: {
       insert_deduplicate: 1,
       insert_deduplication_token: dedupToken,
@@ -139,4 +183,6 @@ export async function insertEvents(
       throw_on_max_partitions_per_insert_block: 0,
     },
   });
+  // The answer is empty; reading it to the end frees the connection for the next request.
+  for await (const _ of stream) void _;
 }
