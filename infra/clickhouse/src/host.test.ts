@@ -198,14 +198,15 @@ describe('local ClickHouse host', () => {
     };
     const body = Buffer.concat([row(0x0a0a0a20, '\n\n\0 x'), row(2, ''), row(3, '\r\n\n;')]);
     const insert = async (bytes: Buffer, token: string) => {
-      const { stream } = await plain.exec({
+      const { stream, summary } = await plain.exec({
         query: 'INSERT INTO binary_rows (id, s) FORMAT RowBinary',
         values: Readable.from([bytes]),
         clickhouse_settings: { insert_deduplication_token: token },
       });
       stream.resume();
+      return summary;
     };
-    await insert(body, 'B');
+    expect((await insert(body, 'B'))?.written_rows).toBe('3');
     await insert(body, 'B');
     expect(await rowsOf(plain, 'SELECT id, s FROM binary_rows ORDER BY id')).toEqual([
       { id: 2, s: '' },

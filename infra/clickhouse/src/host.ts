@@ -354,11 +354,13 @@ export async function startClickHouseHost(opts: ClickHouseHostOptions): Promise<
           `INSERT INTO ${target} FROM INFILE ${quoteString(file)} FORMAT ${format}`,
           { format: 'TabSeparated' },
         );
+        // chdb reports the rows and bytes read from the file; those are the rows the insert wrote
+        // (a server would add its views' rows to `written`).
         return {
           bytes: new Uint8Array(0),
           summary: {
             readRows: result.rowsRead,
-            readBytes: request.body.length,
+            readBytes: result.bytesRead,
             writtenRows: result.rowsRead,
             writtenBytes: result.bytesRead,
             resultRows: 0,
