@@ -32,10 +32,10 @@ export const consumerEnv = z.object({
   /**
    * Upper bound of one ClickHouse insert (one batch, over one or more partitions). Each insert makes
    * a part in `events` and in every view's table, which ClickHouse merges later: in the consumer
-   * benchmark 20,000 cost the engine ~19 µs per event against ~25 at 10,000, and loaded ~7% faster;
-   * 30,000 was slower again, one batch then taking most of a fetch (services/consumer/README.md).
+   * benchmark 50,000 (with FETCH_MAX_BYTES at 48 MiB) cost the engine ~16 µs per event against
+   * ~23 at 20,000 (services/consumer/README.md).
    */
-  BATCH_MAX_EVENTS: envInt(20_000, { min: 1, max: 1_000_000 }),
+  BATCH_MAX_EVENTS: envInt(50_000, { min: 1, max: 1_000_000 }),
   /**
    * How long the broker may hold a fetch to gather BATCH_MIN_BYTES. Below that rate it is the pace
    * of inserts, and an event that arrives while a fetch's batch is being stored waits for it, this
@@ -50,10 +50,11 @@ export const consumerEnv = z.object({
    * compresses); the broker's own `fetch.max.bytes` (55 MB by default) caps it as well. A process
    * fetches again while it holds less than this uncommitted, so it holds up to about twice this:
    * it bounds memory. An uncompressed event takes ~0.8 KB; gzipped (KAFKA_COMPRESSION=gzip), ~10
-   * times less. In the consumer benchmark 12 MiB loaded 5-10% slower than 24 MiB, with ~80 MB less
-   * peak RSS (services/consumer/README.md).
+   * times less. 48 MiB lets one fetch fill a batch of BATCH_MAX_EVENTS uncompressed events, under
+   * the broker's default; the consumer benchmark peaked at ~580 MB RSS with it, ~430 MB at 24 MiB
+   * and 20,000 events a batch (services/consumer/README.md).
    */
-  FETCH_MAX_BYTES: envInt(24 * 1024 * 1024, { min: 64 * 1024, max: 1024 * 1024 * 1024 }),
+  FETCH_MAX_BYTES: envInt(48 * 1024 * 1024, { min: 64 * 1024, max: 1024 * 1024 * 1024 }),
   /**
    * A member silent this long is dropped from the group and its partitions move to the others.
    * Shorter means faster takeover after a crash, but a longer pause (GC, slow host) costs a rebalance.

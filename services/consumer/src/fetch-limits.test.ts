@@ -28,8 +28,8 @@ describe('fetchLimits', () => {
 });
 
 describe('FETCH_MAX_BYTES', () => {
-  it('defaults to 24 MiB, under the broker default fetch.max.bytes (55 MiB)', () => {
-    expect(loadConfig({}).FETCH_MAX_BYTES).toBe(24 * MiB);
+  it('defaults to 48 MiB, under the broker default fetch.max.bytes (55 MiB)', () => {
+    expect(loadConfig({}).FETCH_MAX_BYTES).toBe(48 * MiB);
   });
 
   it('refuses a value too small to carry a fetch, naming the variable', () => {
