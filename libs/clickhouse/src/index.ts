@@ -10,6 +10,7 @@ export {
   EVENTS_INGEST_TABLE,
   EVENTS_TABLE,
   EVENT_COLUMNS,
+  insertEventRows,
   insertEvents,
   unstorableReason,
   writeEventRow,

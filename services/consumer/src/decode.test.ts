@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { EnrichedEventV1 } from '@tidemark/events';
-import { decodeEvent } from './decode';
+import { RowBinaryWriter, writeEventRow } from '@tidemark/clickhouse';
+import { decodeEvent, decodeInto } from './decode';
 
 const event: EnrichedEventV1 = {
   v: 1,
@@ -70,5 +71,32 @@ describe('decodeEvent', () => {
     expect(decoded.kind === 'dead_letter' && decoded.detail).toMatch(
       /event_id: .*; country: |country: .*; event_id: /,
     );
+  });
+});
+
+describe('decodeInto', () => {
+  it('appends the row of each valid event and nothing for a dead letter', () => {
+    const rows = new RowBinaryWriter();
+    expect(decodeInto(rows, encode(event)).kind).toBe('ok');
+    expect(decodeInto(rows, encode({ ...event, name: '' })).kind).toBe('dead_letter');
+    const expected = new RowBinaryWriter();
+    writeEventRow(expected, event);
+    expect(Buffer.from(rows.bytes())).toEqual(Buffer.from(expected.bytes()));
+  });
+
+  it('dead-letters an event whose row cannot be written, taking back what it wrote of it', () => {
+    class RefusesFloats extends RowBinaryWriter {
+      override float32(): void {
+        throw new RangeError('no Float32 today');
+      }
+    }
+    const rows = new RefusesFloats();
+    rows.uint8(7);
+    expect(decodeInto(rows, encode(event))).toEqual({
+      kind: 'dead_letter',
+      reason: 'unstorable',
+      detail: 'no Float32 today',
+    });
+    expect(Buffer.from(rows.bytes())).toEqual(Buffer.from([7]));
   });
 });

@@ -1,4 +1,4 @@
-import { unstorableReason } from '@tidemark/clickhouse';
+import { unstorableReason, writeEventRow, type RowBinaryWriter } from '@tidemark/clickhouse';
 import { enrichedEventV1, type EnrichedEventV1 } from '@tidemark/events';
 
 export type DeadLetterReason = 'empty' | 'invalid_json' | 'invalid_event' | 'unstorable';
@@ -31,4 +31,22 @@ export function decodeEvent(value: Buffer | null): Decoded {
   const unstorable = unstorableReason(parsed.data);
   if (unstorable) return deadLetter('unstorable', unstorable);
   return { kind: 'ok', event: parsed.data };
+}
+
+/**
+ * Decodes a message and appends its event's row to `rows`. A row the writer refuses (which the
+ * checks above are meant to rule out) is taken back and dead-lettered: one event must never make
+ * a batch impossible to insert, which would hold its partitions for ever.
+ */
+export function decodeInto(rows: RowBinaryWriter, value: Buffer | null): Decoded {
+  const decoded = decodeEvent(value);
+  if (decoded.kind !== 'ok') return decoded;
+  const start = rows.length;
+  try {
+    writeEventRow(rows, decoded.event);
+    return decoded;
+  } catch (err) {
+    rows.truncate(start);
+    return deadLetter('unstorable', (err as Error).message);
+  }
 }

@@ -156,21 +156,31 @@ export interface DedupInsertOptions {
   table?: EventInsertTable;
 }
 
-/**
- * Inserts rows into `events` (and, through the views, `sessions` and the rollups) once per token.
- * Resolves only once ClickHouse stored them: a retry with the same token after any failure is safe.
- */
+/** Inserts events; see `insertEventRows`. */
 export async function insertEvents(
   client: ClickHouse,
   events: readonly Partial<EventRow>[],
-  { dedupToken, table = EVENTS_INGEST_TABLE }: DedupInsertOptions,
+  opts: DedupInsertOptions,
 ): Promise<void> {
-  if (events.length === 0) return;
   const rows = new RowBinaryWriter(events.length * 256);
   for (const e of events) writeEventRow(rows, e);
+  await insertEventRows(client, rows.bytes(), opts);
+}
+
+/**
+ * Inserts RowBinary rows written by `writeEventRow` into `events` (and, through the views,
+ * `sessions` and the rollups) once per token. Resolves only once ClickHouse stored them: a retry
+ * with the same token after any failure is safe.
+ */
+export async function insertEventRows(
+  client: ClickHouse,
+  rows: Uint8Array,
+  { dedupToken, table = EVENTS_INGEST_TABLE }: DedupInsertOptions,
+): Promise<void> {
+  if (rows.length === 0) return;
   const { stream } = await client.exec({
     query: `INSERT INTO ${table} (${EVENT_COLUMNS.join(', ')}) FORMAT RowBinary`,
-    values: Readable.from([rows.bytes()]),
+    values: Readable.from([rows]),
     clickhouse_settings: {
       insert_deduplicate: 1,
       insert_deduplication_token: dedupToken,

@@ -12,7 +12,12 @@ describe('RowBinaryWriter', () => {
     expect(written((w) => w.uuid('00112233-4455-6677-8899-aabbccddeeff')).toString('hex')).toBe(
       '7766554433221100ffeeddccbbaa9988',
     );
+    expect(written((w) => w.uuid('AABBCCDD-EEFF-0011-2233-445566778899')).toString('hex')).toBe(
+      '1100ffeeddccbbaa9988776655443322',
+    );
     expect(() => written((w) => w.uuid('not-a-uuid'))).toThrow(RangeError);
+    expect(() => written((w) => w.uuid('00112233-4455-6677-8899-aabbccddeefg'))).toThrow(RangeError);
+    expect(() => written((w) => w.uuid('00112233-4455-6677-8899-aabbccddeeé0'))).toThrow(RangeError);
   });
 
   it('prefixes strings with their UTF-8 length as LEB128, past one byte too', () => {
@@ -28,6 +33,17 @@ describe('RowBinaryWriter', () => {
     expect(written((w) => w.string('€'.repeat(43)))).toEqual(
       Buffer.concat([Buffer.from([0x81, 0x01]), Buffer.from('€'.repeat(43))]),
     );
+  });
+
+  it('writes a decimal UInt64 exactly across its whole range, and refuses anything else', () => {
+    for (const n of ['0', '1', '4294967295', '4294967296', '9007199254740993', '18446744073709551615']) {
+      const expected = Buffer.alloc(8);
+      expected.writeBigUInt64LE(BigInt(n));
+      expect(written((w) => w.uint64(n))).toEqual(expected);
+    }
+    for (const bad of ['', '18446744073709551616', '99999999999999999999', '12a', '-1', '1'.repeat(21)]) {
+      expect(() => written((w) => w.uint64(bad)), bad).toThrow(RangeError);
+    }
   });
 
   it('writes fixed-width numbers little-endian and grows past its first buffer', () => {

@@ -9,18 +9,30 @@
  */
 /** Where each byte of a UUID's text starts, most significant first. */
 const UUID_HEX_AT = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
-const HEX_VALUE = new Int8Array(128).fill(-1);
-for (let i = 0; i < 16; i++) {
-  HEX_VALUE['0123456789abcdef'.charCodeAt(i)] = i;
-  HEX_VALUE['0123456789ABCDEF'.charCodeAt(i)] = i;
+/** The byte two ASCII hex digits spell, at (first << 7 | second); -1 for anything else. */
+const HEX_PAIR = new Int16Array(128 * 128).fill(-1);
+{
+  const digits = '0123456789abcdef';
+  for (let hi = 0; hi < 16; hi++) {
+    for (let lo = 0; lo < 16; lo++) {
+      for (const a of [digits[hi]!, digits[hi]!.toUpperCase()]) {
+        for (const b of [digits[lo]!, digits[lo]!.toUpperCase()]) {
+          HEX_PAIR[(a.charCodeAt(0) << 7) | b.charCodeAt(0)] = (hi << 4) | lo;
+        }
+      }
+    }
+  }
 }
 
 function hexByte(text: string, at: number): number {
-  const hi = HEX_VALUE[text.charCodeAt(at)] ?? -1;
-  const lo = HEX_VALUE[text.charCodeAt(at + 1)] ?? -1;
-  if (hi < 0 || lo < 0) throw new RangeError(`not a UUID: ${text}`);
-  return (hi << 4) | lo;
+  const first = text.charCodeAt(at);
+  const second = text.charCodeAt(at + 1);
+  const byte = first < 128 && second < 128 ? HEX_PAIR[(first << 7) | second]! : -1;
+  if (byte < 0) throw new RangeError(`not a UUID: ${text}`);
+  return byte;
 }
+
+const TWO_32 = 0x1_0000_0000;
 
 export class RowBinaryWriter {
   private buf: Buffer;
@@ -33,6 +45,17 @@ export class RowBinaryWriter {
   /** The bytes written so far (a view, not a copy). */
   bytes(): Buffer {
     return this.buf.subarray(0, this.pos);
+  }
+
+  get length(): number {
+    return this.pos;
+  }
+
+  /** Drops what was written after `length`: the rest of a row that could not be written whole. */
+  truncate(length: number): void {
+    if (length < 0 || length > this.pos)
+      throw new RangeError(`cannot truncate ${this.pos} bytes to ${length}`);
+    this.pos = length;
   }
 
   private room(bytes: number): void {
@@ -107,10 +130,27 @@ export class RowBinaryWriter {
     this.pos = this.buf.writeUInt32LE(value, this.pos);
   }
 
-  /** UInt64 from its decimal form, as event ids travel (JSON numbers cannot hold them). */
+  /**
+   * UInt64 from its decimal form, as event ids travel (JSON numbers cannot hold them), kept as two
+   * 32-bit halves in doubles, where every step is exact: no BigInt for each of millions of ids.
+   */
   uint64(decimal: string): void {
+    if (decimal.length === 0 || decimal.length > 20) throw new RangeError(`not a UInt64: ${decimal}`);
+    let high = 0;
+    let low = 0;
+    for (let i = 0; i < decimal.length; i++) {
+      const digit = decimal.charCodeAt(i) - 48;
+      if (digit < 0 || digit > 9) throw new RangeError(`not a UInt64: ${decimal}`);
+      low = low * 10 + digit;
+      const carry = Math.floor(low / TWO_32);
+      low -= carry * TWO_32;
+      high = high * 10 + carry;
+      if (high >= TWO_32) throw new RangeError(`not a UInt64: ${decimal}`);
+    }
     this.room(8);
-    this.pos = this.buf.writeBigUInt64LE(BigInt(decimal), this.pos);
+    this.buf.writeUInt32LE(low, this.pos);
+    this.buf.writeUInt32LE(high, this.pos + 4);
+    this.pos += 8;
   }
 
   int64(value: bigint): void {
@@ -123,8 +163,8 @@ export class RowBinaryWriter {
     if (!Number.isSafeInteger(value)) throw new RangeError(`not a safe integer: ${value}`);
     if (value < 0) return this.int64(BigInt(value));
     this.room(8);
-    this.buf.writeUInt32LE(value % 0x1_0000_0000, this.pos);
-    this.buf.writeUInt32LE(Math.floor(value / 0x1_0000_0000), this.pos + 4);
+    this.buf.writeUInt32LE(value % TWO_32, this.pos);
+    this.buf.writeUInt32LE(Math.floor(value / TWO_32), this.pos + 4);
     this.pos += 8;
   }
 
