@@ -280,9 +280,12 @@ export class BatchPlanner<M extends OffsetMessage> {
   /**
    * The next batch to load, or undefined while nothing can form one. A planned batch comes first,
    * once every partition it names is here, idle and fetched far enough; partitions waiting on a
-   * plan are left out of free batches.
+   * plan are left out of free batches. `onlyFull`: a free batch only if it is as big as a batch
+   * may be (`maxEvents`, or the most partitions one plan can name), so that what arrives while
+   * another batch is being stored waits and joins the next batch instead of making an insert of
+   * its own.
    */
-  take(): Batch<M> | undefined {
+  take({ onlyFull = false }: { onlyFull?: boolean } = {}): Batch<M> | undefined {
     const planned = this.takePlanned();
     if (planned) return planned;
     const order = [...this.batchers.keys()].sort((a, b) => a - b);
@@ -298,7 +301,9 @@ export class BatchPlanner<M extends OffsetMessage> {
       slices.push(slice);
       room -= slice.messages.length;
     }
-    return slices.length > 0 ? this.claim(slices, false, EVENTS_INGEST_TABLE) : undefined;
+    if (slices.length === 0) return undefined;
+    if (onlyFull && room > 0 && slices.length < MAX_PARTITIONS_PER_BATCH) return undefined;
+    return this.claim(slices, false, EVENTS_INGEST_TABLE);
   }
 
   /** The batch is stored and committed. */

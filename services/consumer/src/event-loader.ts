@@ -297,11 +297,15 @@ export class EventLoader {
     throw lost.err;
   }
 
-  /** Starts loading every batch that can be formed, up to `concurrency` in flight. */
+  /**
+   * Starts loading every batch that can be formed, up to `concurrency` in flight. While one is in
+   * flight only full batches start: below that rate more inserts would not store more, each insert
+   * costs ClickHouse a part per table, and what arrives meanwhile joins the next batch instead.
+   */
   private pump(): void {
     const assignment = this.assignment;
     while (this.inFlight < this.opts.concurrency && this.accepting(assignment) && this.session?.isRunning()) {
-      const next = this.planner.take();
+      const next = this.planner.take({ onlyFull: this.inFlight > 0 });
       if (!next) return;
       this.inFlight++;
       const loading = this.load(next, assignment)
