@@ -71,25 +71,25 @@ describe('BatchPlanner', () => {
     expect(shape(planner.take())).toEqual(shape(a));
   });
 
-  it('forms only a full batch when asked, leaving a partial one to grow', () => {
+  it('forms a batch only of at least minEvents when asked, leaving a smaller one to grow', () => {
     const planner = new BatchPlanner<Message>('events', 10);
-    planner.open(0, nothingCommitted).add(messages(0, 5));
+    planner.open(0, nothingCommitted).add(messages(0, 3));
     planner.open(1, nothingCommitted).add(messages(0, 2));
-    expect(planner.take({ onlyFull: true })).toBeUndefined();
+    expect(planner.take({ minEvents: 8 })).toBeUndefined();
     planner.get(1)!.add(messages(3, 4));
-    const full = planner.take({ onlyFull: true });
-    expect(full?.slices.reduce((n, s) => n + s.messages.length, 0)).toBe(10);
-    planner.done(full!);
-    // What is left (one message) forms a batch only when a partial one is welcome.
-    expect(planner.take({ onlyFull: true })).toBeUndefined();
-    expect(planner.take()?.slices.flatMap((s) => s.messages)).toHaveLength(1);
+    const enough = planner.take({ minEvents: 8 });
+    expect(enough?.slices.reduce((n, s) => n + s.messages.length, 0)).toBe(9);
+    planner.done(enough!);
+    planner.get(0)!.add(messages(4, 13));
+    // Past maxEvents, a full batch is enough.
+    expect(planner.take({ minEvents: 1_000 })?.slices.flatMap((s) => s.messages)).toHaveLength(10);
   });
 
-  it('counts a batch at the partition cap as full', () => {
+  it('counts a batch at the partition cap as big enough', () => {
     const planner = new BatchPlanner<Message>('events', 1_000_000);
     for (let p = 0; p <= MAX_PARTITIONS_PER_BATCH; p++) planner.open(p, nothingCommitted).add(messages(0, 0));
-    expect(planner.take({ onlyFull: true })?.slices).toHaveLength(MAX_PARTITIONS_PER_BATCH);
-    expect(planner.take({ onlyFull: true })).toBeUndefined();
+    expect(planner.take({ minEvents: 1_000_000 })?.slices).toHaveLength(MAX_PARTITIONS_PER_BATCH);
+    expect(planner.take({ minEvents: 1_000_000 })).toBeUndefined();
   });
 
   it('weighs what it holds until a batch is done, loading included, and nothing after a clear', () => {

@@ -280,12 +280,12 @@ export class BatchPlanner<M extends OffsetMessage> {
   /**
    * The next batch to load, or undefined while nothing can form one. A planned batch comes first,
    * once every partition it names is here, idle and fetched far enough; partitions waiting on a
-   * plan are left out of free batches. `onlyFull`: a free batch only if it is as big as a batch
-   * may be (`maxEvents`, or the most partitions one plan can name), so that what arrives while
+   * plan are left out of free batches. `minEvents`: a free batch only if it holds that many
+   * messages (or as many partitions as one plan can name), so that a little of what arrives while
    * another batch is being stored waits and joins the next batch instead of making an insert of
    * its own.
    */
-  take({ onlyFull = false }: { onlyFull?: boolean } = {}): Batch<M> | undefined {
+  take({ minEvents = 1 }: { minEvents?: number } = {}): Batch<M> | undefined {
     const planned = this.takePlanned();
     if (planned) return planned;
     const order = [...this.batchers.keys()].sort((a, b) => a - b);
@@ -302,7 +302,9 @@ export class BatchPlanner<M extends OffsetMessage> {
       room -= slice.messages.length;
     }
     if (slices.length === 0) return undefined;
-    if (onlyFull && room > 0 && slices.length < MAX_PARTITIONS_PER_BATCH) return undefined;
+    const events = this.maxEvents - room;
+    if (events < Math.min(minEvents, this.maxEvents) && slices.length < MAX_PARTITIONS_PER_BATCH)
+      return undefined;
     return this.claim(slices, false, EVENTS_INGEST_TABLE);
   }
 

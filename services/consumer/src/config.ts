@@ -61,9 +61,9 @@ export const consumerEnv = z.object({
    */
   CONSUMER_SESSION_TIMEOUT_MS: envInt(30_000, { min: 6_000, max: 300_000 }),
   /**
-   * ClickHouse inserts in flight at once per consumer process. Only full batches start beside one
-   * in flight, so at moderate rates there is one insert at a time; catching up, batches are full
-   * and this many overlap (decoding one while the engine stores another).
+   * ClickHouse inserts in flight at once per consumer process. Beside one in flight, a batch starts
+   * only with a quarter of BATCH_MAX_EVENTS or more, so at moderate rates there is one insert at a
+   * time; catching up, this many overlap (decoding one while the engine stores another).
    */
   CONSUMER_CONCURRENCY: envInt(4, { min: 1, max: 1_000 }),
   /**

@@ -298,14 +298,19 @@ export class EventLoader {
   }
 
   /**
-   * Starts loading every batch that can be formed, up to `concurrency` in flight. While one is in
-   * flight only full batches start: below that rate more inserts would not store more, each insert
-   * costs ClickHouse a part per table, and what arrives meanwhile joins the next batch instead.
+   * Starts loading every batch that can be formed, up to `concurrency` in flight. Beside one in
+   * flight a batch starts only with a quarter of `maxBatchEvents` or more, or when the process holds
+   * `maxBytes` (and so fetches no more until a batch is done): at moderate rates more inserts would
+   * not store more, each costs ClickHouse a part per table, and what arrives meanwhile joins the
+   * next batch instead; catching up, fetches bring far more and batches overlap as before.
    */
   private pump(): void {
     const assignment = this.assignment;
     while (this.inFlight < this.opts.concurrency && this.accepting(assignment) && this.session?.isRunning()) {
-      const next = this.planner.take({ onlyFull: this.inFlight > 0 });
+      const overlapping = this.inFlight > 0 && this.planner.held < this.opts.maxBytes;
+      const next = this.planner.take({
+        minEvents: overlapping ? Math.ceil(this.opts.maxBatchEvents / 4) : 1,
+      });
       if (!next) return;
       this.inFlight++;
       const loading = this.load(next, assignment)
