@@ -177,14 +177,10 @@ function decodeText(body: Buffer): string {
 
 function rawInsertOf(statement: string): RawInsert | undefined {
   const m = RAW_INSERT.exec(statement);
-  const format = m?.[3];
-  const via =
-    format && RAW_INSERT_FORMATS.has(format)
-      ? 'raw'
-      : format && FILE_INSERT_FORMATS.has(format)
-        ? 'file'
-        : undefined;
-  if (!m || !format || !via) return undefined;
+  if (!m) return undefined;
+  const format = m[3]!;
+  const via = RAW_INSERT_FORMATS.has(format) ? 'raw' : FILE_INSERT_FORMATS.has(format) ? 'file' : undefined;
+  if (!via) return undefined;
   const columns = m[2]?.split(',').map((c) => c.trim());
   if (columns && !columns.every((c) => IDENTIFIER.test(c))) return undefined;
   return { table: m[1]!, columns, format, via };

@@ -1,26 +1,12 @@
-/**
- * Writes values in ClickHouse's RowBinary layout
- * (https://clickhouse.com/docs/interfaces/formats/RowBinary): little-endian fixed-width numbers,
- * strings and maps prefixed by a LEB128 length, Nullable as a null byte before the value.
- *
- * Why not JSON: the server reads RowBinary with no text to scan, escape or convert. On the embedded
- * engine that cut parsing an events insert from ~5 to ~1 µs per event, and writing it costs about
- * half of what building the JSON rows did.
- */
 /** Where each byte of a UUID's text starts, most significant first. */
 const UUID_HEX_AT = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
 /** The byte two ASCII hex digits spell, at (first << 7 | second); -1 for anything else. */
 const HEX_PAIR = new Int16Array(128 * 128).fill(-1);
-{
-  const digits = '0123456789abcdef';
-  for (let hi = 0; hi < 16; hi++) {
-    for (let lo = 0; lo < 16; lo++) {
-      for (const a of [digits[hi]!, digits[hi]!.toUpperCase()]) {
-        for (const b of [digits[lo]!, digits[lo]!.toUpperCase()]) {
-          HEX_PAIR[(a.charCodeAt(0) << 7) | b.charCodeAt(0)] = (hi << 4) | lo;
-        }
-      }
-    }
+const hexValue = (code: number) => '0123456789abcdef'.indexOf(String.fromCharCode(code).toLowerCase());
+for (let first = 0; first < 128; first++) {
+  for (let second = 0; second < 128; second++) {
+    const [hi, lo] = [hexValue(first), hexValue(second)];
+    if (hi >= 0 && lo >= 0) HEX_PAIR[(first << 7) | second] = (hi << 4) | lo;
   }
 }
 
@@ -34,6 +20,15 @@ function hexByte(text: string, at: number): number {
 
 const TWO_32 = 0x1_0000_0000;
 
+/**
+ * Writes values in ClickHouse's RowBinary layout
+ * (https://clickhouse.com/docs/interfaces/formats/RowBinary): little-endian fixed-width numbers,
+ * strings and maps prefixed by a LEB128 length, Nullable as a null byte before the value.
+ *
+ * Why not JSON: the server reads RowBinary with no text to scan, escape or convert. On the embedded
+ * engine that cut parsing an events insert from ~5 to ~1 µs per event, and writing it costs about
+ * half of what building the JSON rows did.
+ */
 export class RowBinaryWriter {
   private buf: Buffer;
   private pos = 0;
@@ -93,8 +88,7 @@ export class RowBinaryWriter {
         return;
       }
     }
-    const length = n <= 42 ? -1 : Buffer.byteLength(value, 'utf8');
-    if (length < 0) {
+    if (n <= 42) {
       // Up to 42 characters make at most 126 bytes: a one-byte length, written once known.
       this.room(1 + n * 3);
       const written = this.buf.write(value, this.pos + 1, 'utf8');
@@ -102,6 +96,7 @@ export class RowBinaryWriter {
       this.pos += 1 + written;
       return;
     }
+    const length = Buffer.byteLength(value, 'utf8');
     this.room(5 + length);
     this.varUInt(length);
     this.pos += this.buf.write(value, this.pos, 'utf8');
