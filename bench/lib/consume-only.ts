@@ -1,13 +1,14 @@
 /**
  * The consumer scenario's baseline, run as its own process: a kafkajs group member with the
- * consumer's fetch settings and partition concurrency that decodes every message (JSON and the
- * `enrichedEventV1` contract) and commits each batch, but stores nothing. Env: KAFKA_BROKERS,
- * TOPIC, PARTITIONS, GROUP_ID, EXPECTED. Prints `ready <ms>` once it joined the group and
- * `done <count> <invalid> <ms>` once it has consumed EXPECTED messages (epoch milliseconds).
+ * consumer's fetch settings and partition concurrency that decodes every message as the consumer
+ * does (`decodeEvent`: JSON and the `enrichedEventV1` contract) and commits each batch, but stores
+ * nothing. Env: KAFKA_BROKERS, TOPIC, PARTITIONS, GROUP_ID, EXPECTED. Prints `ready <ms>` once it
+ * joined the group and `done <count> <invalid> <ms>` once it has consumed EXPECTED messages (epoch
+ * milliseconds).
  */
 import { Kafka, logLevel } from 'kafkajs';
-import { enrichedEventV1 } from '@tidemark/events';
 import { loadConfig } from '../../services/consumer/src/config';
+import { decodeEvent } from '../../services/consumer/src/decode';
 import { fetchLimits } from '../../services/consumer/src/event-loader';
 
 const env = (name: string) => {
@@ -45,13 +46,7 @@ await consumer.run({
   // As the consumer: every partition of a fetch reaches eachBatch at once.
   partitionsConsumedConcurrently: Number(env('PARTITIONS')),
   eachBatch: async ({ batch, resolveOffset, commitOffsetsIfNecessary }) => {
-    for (const message of batch.messages) {
-      try {
-        if (!enrichedEventV1.safeParse(JSON.parse(message.value?.toString('utf8') ?? '')).success) invalid++;
-      } catch {
-        invalid++;
-      }
-    }
+    for (const message of batch.messages) if (decodeEvent(message.value).kind !== 'ok') invalid++;
     const last = batch.messages.at(-1);
     if (!last) return;
     resolveOffset(last.offset);

@@ -1,5 +1,5 @@
 import { unstorableReason, writeEventRow, type RowBinaryWriter } from '@tidemark/clickhouse';
-import { enrichedEventV1, type EnrichedEventV1 } from '@tidemark/events';
+import { parseEnrichedEventV1, type EnrichedEventV1 } from '@tidemark/events';
 
 export type DeadLetterReason = 'empty' | 'invalid_json' | 'invalid_event' | 'unstorable';
 
@@ -23,7 +23,7 @@ export function decodeEvent(value: Buffer | null): Decoded {
   } catch (err) {
     return deadLetter('invalid_json', (err as Error).message);
   }
-  const parsed = enrichedEventV1.safeParse(json);
+  const parsed = parseEnrichedEventV1(json);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(message)'}: ${i.message}`);
     return deadLetter('invalid_event', issues.join('; '));
