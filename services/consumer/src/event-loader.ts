@@ -1,7 +1,6 @@
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import { Partitioners, PartitionAssigners } from 'kafkajs';
 import { insertEventRows, RowBinaryWriter, type ClickHouse } from '@tidemark/clickhouse';
-import type { EnrichedEventV1 } from '@tidemark/events';
 import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from '@tidemark/kafka';
 import type { Logger } from '@tidemark/logging';
 import type { Component } from '@tidemark/runtime';
@@ -19,6 +18,7 @@ import {
 import { decodeInto, type DeadLetterReason } from './decode';
 import type { ConsumerMetrics } from './metrics';
 import type { Notifier } from './notifications';
+import { StoredEvents } from './stored-events';
 
 export interface EventLoaderOptions {
   kafka: Kafka;
@@ -403,7 +403,7 @@ export class EventLoader {
    */
   private async load(batch: Batch<KafkaMessage>, assignment: number): Promise<boolean> {
     const { logger, metrics } = this.opts;
-    const events: EnrichedEventV1[] = [];
+    const events = new StoredEvents();
     const deadLetters: DeadLetter[] = [];
     let messages = 0;
     for (const slice of batch.slices) messages += slice.messages.length;
@@ -412,7 +412,7 @@ export class EventLoader {
     for (const slice of batch.slices) {
       for (const message of slice.messages) {
         const decoded = decodeInto(rows, message.value);
-        if (decoded.kind === 'ok') events.push(decoded.event);
+        if (decoded.kind === 'ok') events.add(message.value!, decoded.event);
         else deadLetters.push(this.deadLetter(batch.topic, slice, message, decoded.reason, decoded.detail));
       }
     }

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { dedupToken, type Range } from './batcher';
 import { createConsumerMetrics } from './metrics';
 import { BatchNotifier, batchKey, completesGoal, planJobs } from './notifications';
+import { StoredEvents } from './stored-events';
 import { SiteConfigCache, type SiteConfig } from './site-config';
 
 const SITE = randomUUID();
@@ -161,6 +162,11 @@ describe('planning the worker jobs of a batch', () => {
 
 describe('BatchNotifier', () => {
   const logger = createLogger({ name: 'test', level: 'silent' });
+  const stored = (...events: EnrichedEventV1[]) => {
+    const all = new StoredEvents();
+    for (const e of events) all.add(Buffer.from(JSON.stringify(e)), e);
+    return all;
+  };
 
   function setup(
     rows: Array<{ ref: string; goals: unknown[]; fanout: string[] }>,
@@ -184,7 +190,7 @@ describe('BatchNotifier', () => {
         throw new Error('Redis was asked');
       },
     });
-    await notifier.notify(batch, [event(), event({ name: 'signup' })]);
+    await notifier.notify(batch, stored(event(), event({ name: 'signup' })));
   });
 
   it('enqueues goal completions and fan-out, and counts them', async () => {
@@ -199,7 +205,7 @@ describe('BatchNotifier', () => {
       ],
       { addBulk: (async (jobs: typeof added) => void added.push(...jobs)) as never },
     );
-    await notifier.notify(batch, [event(), event({ name: 'signup' })]);
+    await notifier.notify(batch, stored(event(), event({ name: 'signup' })));
     expect(added.map((j) => j.name).sort()).toEqual(['fanout-events', 'goal-completed']);
     expect(added.find((j) => j.name === 'fanout-events')!.opts.jobId).toBe(`fanout_${SITE}_t-0-0-9.0`);
     expect(await metrics.workerNotifications.get()).toMatchObject({
@@ -217,7 +223,7 @@ describe('BatchNotifier', () => {
         addBulk: (() => new Promise(() => {})) as never,
       },
     );
-    await expect(notifier.notify(batch, [event({ name: 'signup' })])).rejects.toThrow(
+    await expect(notifier.notify(batch, stored(event({ name: 'signup' })))).rejects.toThrow(
       /not enqueued within 200 ms/,
     );
   });

@@ -12,6 +12,7 @@ import { toWebhookEventItem, type WebhookEventItem } from '@tidemark/webhooks';
 import type { OffsetMessage, Batch } from './batcher';
 import type { ConsumerMetrics } from './metrics';
 import type { GoalRule, SiteConfig, SiteConfigCache } from './site-config';
+import type { StoredEvents } from './stored-events';
 
 /**
  * The consumer tells the worker about stored events: a `goal-completed` job per event that
@@ -26,7 +27,7 @@ export type BatchRef = Pick<Batch<OffsetMessage>, 'topic' | 'slices' | 'dedupTok
 
 export interface Notifier {
   /** Resolves once the worker's jobs for these stored events are in Redis; rejects otherwise. */
-  notify(batch: BatchRef, events: readonly EnrichedEventV1[]): Promise<void>;
+  notify(batch: BatchRef, events: StoredEvents): Promise<void>;
 }
 
 /** Room for the `.<n>` suffix fan-out adds per 100 events, within the job schema's 200 characters. */
@@ -112,7 +113,7 @@ export interface BatchNotifierOptions {
 export class BatchNotifier implements Notifier {
   constructor(private readonly opts: BatchNotifierOptions) {}
 
-  async notify(batch: BatchRef, events: readonly EnrichedEventV1[]): Promise<void> {
+  async notify(batch: BatchRef, events: StoredEvents): Promise<void> {
     if (events.length === 0) return;
     await withTimeout(
       this.enqueue(batch, events),
@@ -121,11 +122,15 @@ export class BatchNotifier implements Notifier {
     );
   }
 
-  private async enqueue(batch: BatchRef, events: readonly EnrichedEventV1[]): Promise<void> {
+  private async enqueue(batch: BatchRef, events: StoredEvents): Promise<void> {
     const { queue, metrics } = this.opts;
-    const configs = await this.opts.configs.get(events.map((e) => e.site_id));
-    const jobs = planJobs(events, configs, batchKey(batch));
-    // Most batches call for nothing: they then never wait on Redis.
+    const configs = await this.opts.configs.get(events.siteIds());
+    const sites = new Set<string>();
+    for (const [site, config] of configs)
+      if (config.goals.length > 0 || config.fanout.size > 0) sites.add(site);
+    // Most batches call for nothing: they then parse no event again and never wait on Redis.
+    if (sites.size === 0) return;
+    const jobs = planJobs(events.of(sites), configs, batchKey(batch));
     if (jobs.goals.length === 0 && jobs.fanouts.length === 0) return;
     await Promise.all([
       enqueueGoalCompletions(queue, jobs.goals),
