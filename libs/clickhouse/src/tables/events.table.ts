@@ -191,6 +191,7 @@ export async function insertEventRows(
       // start, so a batch touches a month or two; ids made elsewhere may touch many, which is
       // slower to store but must never make a batch impossible to store.
       throw_on_max_partitions_per_insert_block: 0,
+      parallel_view_processing: 1,
     },
   });
   // The answer is empty; reading it to the end frees the connection for the next request.
