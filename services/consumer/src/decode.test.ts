@@ -1,44 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { EnrichedEventV1 } from '@tidemark/events';
 import { RowBinaryWriter, writeEventRow } from '@tidemark/clickhouse';
+import { anEnrichedEvent as event } from '../../../test/support/events';
 import { decodeEvent, decodeInto } from './decode';
-
-const event: EnrichedEventV1 = {
-  v: 1,
-  event_id: '0b5a7f5e-93c5-4a4b-9d3c-0a3a9d2e4f10',
-  site_id: '5f1c2f9e-1d2b-4c3a-8e7f-6a5b4c3d2e1f',
-  timestamp: '2026-03-06T08:00:00.123Z',
-  name: 'pageview',
-  visitor_id: '18446744073709551615',
-  session_id: '42',
-  hostname: 'example.com',
-  pathname: '/pricing',
-  referrer: 'https://www.google.com/',
-  referrer_domain: 'google.com',
-  channel: 'Organic Search',
-  utm_source: '',
-  utm_medium: '',
-  utm_campaign: '',
-  utm_content: '',
-  utm_term: '',
-  country: 'NP',
-  region: 'NP-BA',
-  city: 'Kathmandu',
-  device: 'Desktop',
-  browser: 'Firefox',
-  browser_version: '140.0',
-  os: 'Linux',
-  os_version: '',
-  screen_width: 1440,
-  props: { plan: 'pro' },
-  revenue_amount: 19.99,
-  revenue_currency: 'EUR',
-  engagement_time_ms: 0,
-  scroll_pct: 0,
-  click_x: null,
-  click_y: null,
-  link_url: '',
-};
 
 const encode = (value: unknown) => Buffer.from(JSON.stringify(value));
 
