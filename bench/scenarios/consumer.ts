@@ -12,6 +12,7 @@ import { startBenchStack } from '../lib/stack';
 import { pollUntil, round } from '../lib/stats';
 import type { Scenario } from '../run';
 import { loadConfig as loadConsumerConfig } from '../../services/consumer/src/config';
+import { FETCH_REQUEST_MAX_BYTES } from '../../services/consumer/src/event-loader';
 import { loadConfig as loadIngestConfig } from '../../services/ingest/src/config';
 
 /** Events produced before either consumer starts; fewer if producing them takes longer than the budget. */
@@ -187,7 +188,7 @@ export const consumer: Scenario = {
           ? ''
           : `The consumer did not load every event within ${DRAIN_TIMEOUT_MS / 1000} s: it loaded ${loaded}, and its rate is over that window.`,
         `The consumer stored ${batches} batches (mean ${Math.round(batchEvents / Math.max(1, batches))} events); their ClickHouse inserts took ${round(insertSeconds, 1)} s in all (mean ${Math.round((insertSeconds / Math.max(1, batches)) * 1000)} ms), i.e. ${round(insertSeconds / serviceSeconds, 2)} inserts in flight on average over the run; the engine host runs one query at a time, so concurrent inserts wait for each other there.`,
-        `Memory: peak RSS (VmHWM) over each member's life, ${baselineRssPeak} MB consume-only and ${serviceRssPeak} MB consumer. The consumer fetches again while it holds less than \`FETCH_MAX_BYTES\` (${Math.round(consumerDefaults.FETCH_MAX_BYTES / 2 ** 20)} MiB by default; services/consumer/README.md) of fetched, uncommitted messages, so catching up it holds up to about twice that as stored in Kafka, uncompressed here; a gzipped topic holds ~10 times the events in those bytes.`,
+        `Memory: peak RSS (VmHWM) over each member's life, ${baselineRssPeak} MB consume-only and ${serviceRssPeak} MB consumer. The consumer fetches again while it holds less than \`FETCH_MAX_BYTES\` (${Math.round(consumerDefaults.FETCH_MAX_BYTES / 2 ** 20)} MiB by default; services/consumer/README.md) of fetched, uncommitted messages, at most ${Math.round(FETCH_REQUEST_MAX_BYTES / 2 ** 20)} MiB a fetch, so catching up it holds up to that plus one fetch as stored in Kafka, uncompressed here; a gzipped topic holds ~10 times the events in those bytes.`,
         `Consume-only: ${describeCpu(baselineUse)}`,
         `Consumer: ${describeCpu(serviceUse)}`,
         loaded > 0

@@ -46,13 +46,13 @@ export const consumerEnv = z.object({
   /** The broker answers a fetch early once this much data is there: larger means fewer, bigger inserts. */
   BATCH_MIN_BYTES: envInt(1024 * 1024, { min: 1 }),
   /**
-   * Most bytes one fetch may carry over all partitions, as stored in Kafka (compressed, when ingest
-   * compresses); the broker's own `fetch.max.bytes` (55 MB by default) caps it as well. A process
-   * fetches again while it holds less than this uncommitted, so it holds up to about twice this:
-   * it bounds memory. An uncompressed event takes ~0.8 KB; gzipped (KAFKA_COMPRESSION=gzip), ~10
-   * times less. 48 MiB lets one fetch fill a batch of BATCH_MAX_EVENTS uncompressed events, under
-   * the broker's default; the consumer benchmark peaked at ~580 MB RSS with it, ~430 MB at 24 MiB
-   * and 20,000 events a batch (services/consumer/README.md).
+   * Most bytes of fetched, uncommitted messages a process holds, as stored in Kafka (compressed,
+   * when ingest compresses): it fetches again while it holds less, at most 16 MiB a fetch (or this,
+   * if smaller), so it holds up to this plus one fetch. It bounds memory. An uncompressed event takes
+   * ~0.8 KB; gzipped (KAFKA_COMPRESSION=gzip), ~10 times less. 48 MiB holds a batch of
+   * BATCH_MAX_EVENTS uncompressed events and most of the next, so catching up one is decoded while
+   * the other is stored; the consumer benchmark peaked at ~400 MB RSS with it
+   * (services/consumer/README.md).
    */
   FETCH_MAX_BYTES: envInt(48 * 1024 * 1024, { min: 64 * 1024, max: 1024 * 1024 * 1024 }),
   /**
@@ -62,7 +62,7 @@ export const consumerEnv = z.object({
   CONSUMER_SESSION_TIMEOUT_MS: envInt(30_000, { min: 6_000, max: 300_000 }),
   /**
    * ClickHouse inserts in flight at once per consumer process. Beside one in flight, a batch starts
-   * only with a quarter of BATCH_MAX_EVENTS or more, so at moderate rates there is one insert at a
+   * only with half of BATCH_MAX_EVENTS or more, so at moderate rates there is one insert at a
    * time; catching up, this many overlap (decoding one while the engine stores another).
    */
   CONSUMER_CONCURRENCY: envInt(4, { min: 1, max: 1_000 }),
