@@ -118,12 +118,9 @@ const FILE_INSERT_FORMATS: ReadonlySet<string> = new Set([
   'Native',
 ]);
 
-interface RawInsert {
-  table: string;
-  columns: string[] | undefined;
-  format: string;
-  via: 'raw' | 'file';
-}
+type RawInsert = { table: string; columns: string[] | undefined } & (
+  { via: 'raw'; format: RawInsertFormat } | { via: 'file'; format: string }
+);
 
 interface PlanBase {
   sql: string;
@@ -179,11 +176,12 @@ function rawInsertOf(statement: string): RawInsert | undefined {
   const m = RAW_INSERT.exec(statement);
   if (!m) return undefined;
   const format = m[3]!;
-  const via = RAW_INSERT_FORMATS.has(format) ? 'raw' : FILE_INSERT_FORMATS.has(format) ? 'file' : undefined;
-  if (!via) return undefined;
   const columns = m[2]?.split(',').map((c) => c.trim());
   if (columns && !columns.every((c) => IDENTIFIER.test(c))) return undefined;
-  return { table: m[1]!, columns, format, via };
+  const target = { table: m[1]!, columns };
+  if (RAW_INSERT_FORMATS.has(format)) return { ...target, via: 'raw', format: format as RawInsertFormat };
+  if (FILE_INSERT_FORMATS.has(format)) return { ...target, via: 'file', format };
+  return undefined;
 }
 
 /** Works out how to run the request, and refuses what the server would refuse before running it. */
@@ -368,11 +366,11 @@ export async function startClickHouseHost(opts: ClickHouseHostOptions): Promise<
         await unlink(file).catch(() => {});
       }
     }
-    if (plan.mode === 'insert') {
-      const { table, columns } = plan.insert;
+    if (plan.mode === 'insert' && plan.insert.via === 'raw') {
+      const { table, columns, format } = plan.insert;
       const written = await session.insert({
         table,
-        format: plan.insert.format as RawInsertFormat,
+        format,
         values: request.body,
         ...(columns ? { columns } : {}),
       });
